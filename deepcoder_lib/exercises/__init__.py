@@ -1,0 +1,39 @@
+"""Instant checks for the notebooks' "Try it" exercises, one module per notebook (nb01.py, ...).
+
+A check never just says False: it returns a ``CheckResult`` that renders as a green tick with a
+short confirmation, or a red cross that says what is wrong and gives a hint. This file holds the
+shared result type; each notebook's checks live in their own module.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one exercise check: ``ok`` and a message written for the learner."""
+    ok: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return ("✅ " if self.ok else "❌ ") + self.message
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        colour = "#1a7f37" if self.ok else "#cf222e"
+        return (f'<div style="border-left:4px solid {colour};padding:4px 8px;margin:4px 0">'
+                f'{"✅" if self.ok else "❌"} {html.escape(self.message)}</div>')
+
+
+def passed(message: str) -> CheckResult:
+    return CheckResult(True, message)
+
+
+def failed(message: str) -> CheckResult:
+    return CheckResult(False, message)

@@ -1,0 +1,159 @@
+"""Load a model and its tokenizer: the embedded default or a hub checkpoint, one code path.
+
+``load(None)`` loads the embedded SmolLM2-135M-Instruct from its prepared folder (see
+``prepare.py``); ``load("Qwen/Qwen2-0.5B-Instruct")`` loads a hub checkpoint for learners who
+are online. Both end in the same ``AutoModelForCausalLM.from_pretrained(...)`` call. Before
+that call we check what the course can check cheaply: that a hub id is reachable (offline it
+fails in seconds with a way out, instead of retrying for a minute) and that the weights fit in
+free memory (``catalog.py`` holds the estimates).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import urllib.parse
+from pathlib import Path
+
+from . import catalog, prepare
+
+EMBEDDED_HINT = ("Use the embedded default instead: deepcoder_lib.models.load() "
+                 "(or load(deepcoder_lib.models.default_checkpoint())).")
+
+
+class HubUnavailableError(RuntimeError):
+    """A hub checkpoint was asked for, but the hub cannot be reached (offline, no network)."""
+
+
+class NotEnoughMemoryError(MemoryError):
+    """The estimated weights do not fit in the free memory of the target device."""
+
+
+def default_checkpoint() -> str:
+    """Path of the embedded model's prepared folder (prepared on first call, ~20 s once)."""
+    return str(prepare.prepare())
+
+
+def hub_offline() -> bool:
+    """True when the learner asked for offline mode (HF_HUB_OFFLINE=1 or TRANSFORMERS_OFFLINE=1)."""
+    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Can we open a TCP connection to the hub endpoint within ``timeout`` seconds?"""
+    url = urllib.parse.urlparse(hub_endpoint())
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def is_local(checkpoint: str) -> bool:
+    return Path(checkpoint).expanduser().is_dir()
+
+
+def _in_local_hub_cache(checkpoint: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        return isinstance(try_to_load_from_cache(checkpoint, "config.json"), str)
+    except Exception:
+        return False
+
+
+def resolve(checkpoint: str | None) -> str:
+    """Turn None / a short name / a hub id / a folder into what from_pretrained takes.
+
+    Hub ids that cannot be reached raise ``HubUnavailableError`` quickly, unless the checkpoint is
+    already in the local Hugging Face cache.
+    """
+    if checkpoint is None:
+        return default_checkpoint()
+    if not isinstance(checkpoint, (str, os.PathLike)) or not str(checkpoint).strip():
+        raise ValueError(f"`checkpoint` must be None (embedded default), a hub id or a folder path, got {checkpoint!r}")
+    checkpoint = str(checkpoint)
+    if checkpoint in ("smollm2", catalog.SHORT_NAMES["smollm2"]):
+        return default_checkpoint()  # the same model, available offline
+    checkpoint = catalog.SHORT_NAMES.get(checkpoint, checkpoint)
+    if is_local(checkpoint):
+        return str(Path(checkpoint).expanduser())
+    if checkpoint.startswith((".", "/", "~")) or checkpoint.count("/") > 1:
+        raise ValueError(f"`checkpoint` {checkpoint!r} looks like a folder path, but no such folder exists. "
+                         + EMBEDDED_HINT)
+    if _in_local_hub_cache(checkpoint):
+        return checkpoint
+    if hub_offline():
+        raise HubUnavailableError(
+            f"{checkpoint!r} is a hub checkpoint, but offline mode is on (HF_HUB_OFFLINE=1) and it is not in "
+            f"your local Hugging Face cache. Go online and unset HF_HUB_OFFLINE to download it. " + EMBEDDED_HINT)
+    if not hub_reachable():
+        raise HubUnavailableError(
+            f"{checkpoint!r} is a hub checkpoint, but {hub_endpoint()} cannot be reached (no network?). "
+            "Connect to the internet to download it once, or set HF_HUB_OFFLINE=1 to work offline. " + EMBEDDED_HINT)
+    return checkpoint
+
+
+def free_memory_bytes(device: str = "cpu") -> int:
+    """Free memory where the weights would go: available RAM, or free VRAM on a CUDA device."""
+    if device.startswith("cuda"):
+        import torch
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
+        return int(free)
+    import psutil
+    return int(psutil.virtual_memory().available)
+
+
+def check_fits(checkpoint: str, dtype: str, device: str = "cpu", *, headroom: float = 1.2) -> int:
+    """Raise NotEnoughMemoryError if the weights (x ``headroom``) cannot fit; return the estimate."""
+    try:
+        need = catalog.estimate_memory(checkpoint, dtype)
+    except ValueError:
+        return 0  # not in the catalog and not local: nothing to compare against
+    free = free_memory_bytes(device)
+    if need * headroom > free:
+        gib = catalog.GIB
+        smaller = [d for d in ("bfloat16", "int8", "4bit")
+                   if catalog.estimate_memory(checkpoint, d) * headroom <= free]
+        raise NotEnoughMemoryError(
+            f"{checkpoint} needs about {need / gib:.1f} GiB for its weights in {dtype} "
+            f"(+{headroom - 1:.0%} working room), but {device} has {free / gib:.1f} GiB free. "
+            + (f"A smaller dtype would fit: {smaller[0]}. " if smaller else "No dtype fits on this machine. ")
+            + "Use a smaller checkpoint (the embedded default needs 0.5 GiB), a GPU with device_map='auto', "
+            "or pass force=True if you know better.")
+    return need
+
+
+def load(checkpoint: str | None = None, *, dtype=None, device_map=None, trust_remote_code: bool = False,
+         force: bool = False):
+    """Load ``(model, tokenizer)``: ``None`` is the embedded default; otherwise a hub id or folder.
+
+    ``dtype`` is passed to from_pretrained (None: float32 on CPU, the safe default; 'bfloat16'
+    halves memory). ``trust_remote_code`` stays False unless you have read the repository's code.
+    ``force=True`` skips the memory check.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if trust_remote_code not in (True, False):
+        raise ValueError(f"`trust_remote_code` must be True or False, got {trust_remote_code!r}")
+    path = resolve(checkpoint)
+    if dtype is not None and not isinstance(dtype, torch.dtype):
+        name = catalog.normalize_dtype(dtype)
+        if name not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"`dtype` {dtype!r} is a quantized format; load() takes float32, bfloat16 or float16. "
+                             "For 8-bit/4-bit on CUDA pass a BitsAndBytesConfig to from_pretrained yourself.")
+        dtype = getattr(torch, name)
+    dtype = dtype or torch.float32
+    if not force:
+        target = "cuda" if device_map in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+        check_fits(path if is_local(path) else (checkpoint or path), str(dtype), target)
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device_map=device_map,
+                                                 trust_remote_code=trust_remote_code)
+    model.eval()
+    return model, tokenizer
