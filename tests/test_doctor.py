@@ -1,0 +1,55 @@
+"""The classroom doctor reports each problem with its fix, and its exit code tells a script."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from deepcoder_lib import doctor
+
+
+def _run(*args, **env):
+    return subprocess.run([sys.executable, "-m", "deepcoder_lib", "doctor", *args],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.slow
+def test_doctor_says_ready_on_a_prepared_machine():
+    out = _run(HF_HUB_OFFLINE="1")
+    assert out.returncode == 0, out.stdout + out.stderr
+    for name in ("python", "packages", "widget extension", "embedded model", "memory", "disk", "accelerator", "hub"):
+        assert name in out.stdout
+    assert "loads and runs in" in out.stdout and "READY" in out.stdout
+    assert len(out.stdout.splitlines()) < 25  # one screen
+
+
+def test_unprepared_model_fails_with_the_fix(tmp_path):
+    out = _run("--no-load", DEEPCODER_CACHE=str(tmp_path), HF_HUB_OFFLINE="1")
+    assert out.returncode == 1
+    assert "✘ embedded model" in out.stdout
+    assert "fix: python -m deepcoder_lib prepare" in out.stdout
+    assert "NOT READY" in out.stdout
+
+
+def test_unreachable_hub_is_a_warning_not_a_failure(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens
+    check = doctor.check_hub(timeout=1)
+    assert check.status == doctor.WARN and "not reachable" in check.detail
+
+
+def test_version_drift_is_reported(tmp_path, monkeypatch):
+    req = tmp_path / "requirements.txt"
+    req.write_text("torch==0.0.1\nno-such-package-xyz==1.0\n")
+    monkeypatch.setattr(doctor, "_requirements_file", lambda: req)
+    check = doctor.check_packages()
+    assert check.status == doctor.FAIL and "no-such-package-xyz" in check.detail
+    req.write_text("torch==0.0.1\n")
+    check = doctor.check_packages()
+    assert check.status == doctor.WARN and "torch" in check.detail and "want 0.0.1" in check.detail
+
+
+def test_pins_are_read_from_requirements():
+    pins = doctor.pinned_requirements()
+    assert pins["torch"] == "2.13.0" and pins["transformers"].startswith("5.")
