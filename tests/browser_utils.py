@@ -1,0 +1,209 @@
+"""Drive a real JupyterLab in headless Debian Chromium (Playwright's Python package, no bundled browser).
+
+``jupyterlab(root)`` starts a server on loopback over a *temporary copy* of the notebooks, with
+temporary settings (news and update pop-ups off, every cell kept in the DOM) and workspaces, so
+that a run leaves nothing behind and never depends on what a person did in their own JupyterLab.
+``open_notebook`` waits for the status bar to say the kernel is idle: the toolbar says "idle"
+earlier, and a Run All sent then is lost. ``time_until_changed`` measures, inside the page, how
+long an action takes to change what a person sees in an element (img src, svg, canvas pixels).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from notebook_utils import ROOT, offline_env
+
+CHROMIUM = Path(os.environ.get("DEEPCODER_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+ARTIFACTS = ROOT / "artifacts"
+IDLE_TEXT = "Python 3 (ipykernel) | Idle"
+SETTINGS = {  # JupyterLab user settings written into the temporary settings dir
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                        "checkForUpdates": False},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+}
+
+
+def require_browser() -> None:
+    """Skip when Chromium is missing, unless DEEPCODER_REQUIRE_BROWSER=1 (CI), then fail."""
+    problem = None
+    if not CHROMIUM.is_file():
+        problem = f"{CHROMIUM} not found (install it with: apt-get install -y chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright Python package is not installed"
+    if problem and os.environ.get("DEEPCODER_REQUIRE_BROWSER") == "1":
+        pytest.fail(problem + "; DEEPCODER_REQUIRE_BROWSER=1 says the browser test must run")
+    if problem:
+        pytest.skip(problem)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lab:
+    """A running JupyterLab server: ``url(name)`` opens a notebook in a fresh workspace."""
+
+    def __init__(self, root: Path, port: int, token: str, process: subprocess.Popen, log: Path):
+        self.root, self.port, self.token, self.process, self.log = root, port, token, process, log
+
+    def url(self, notebook: str) -> str:
+        return f"http://127.0.0.1:{self.port}/lab/tree/{notebook}?reset&token={self.token}"
+
+    def api(self, path: str):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/{path}?token={self.token}", timeout=5) as r:
+            return json.load(r)
+
+
+@contextlib.contextmanager
+def jupyterlab(root: Path, *, start_timeout: float = 60.0):
+    """Start ``python -m jupyterlab`` serving ``root`` on loopback; stop it (and its kernels) on exit."""
+    tmp = Path(tempfile.mkdtemp(prefix="deepcoder-lab-"))
+    settings = tmp / "settings"
+    for name, value in SETTINGS.items():
+        (settings / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings / name).write_text(json.dumps(value))
+    env = offline_env()
+    env.update(JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
+               JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), JUPYTER_CONFIG_DIR=str(tmp / "config"))
+    port, token = free_port(), secrets.token_hex(16)
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / "jupyterlab.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=root)
+    lab = Lab(root, port, token, process, log)
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(OSError):
+                lab.api("status")
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"JupyterLab did not answer within {start_timeout} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield lab
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def chromium_page(width: int = 1400, height: int = 1000):
+    """A Playwright page in headless Debian Chromium; never downloads a browser of its own."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            yield page
+        finally:
+            browser.close()
+
+
+def wait_kernel_idle(page, timeout_ms: int = 120_000) -> None:
+    """Wait for the status bar (not the toolbar) to read 'Python 3 (ipykernel) | Idle'."""
+    page.get_by_text(IDLE_TEXT, exact=True).first.wait_for(state="visible", timeout=timeout_ms)
+
+
+def open_notebook(page, lab: Lab, name: str) -> float:
+    """Open ``name``; return seconds from navigation to an idle kernel."""
+    start = time.perf_counter()
+    page.goto(lab.url(name), wait_until="domcontentloaded")
+    page.locator(".jp-Notebook").first.wait_for(state="visible", timeout=60_000)
+    wait_kernel_idle(page)
+    return time.perf_counter() - start
+
+
+def run_all_cells(page, *, done_selector: str | None = None, timeout_ms: int = 300_000) -> float:
+    """Run > Run All Cells; wait until the kernel is idle again (and ``done_selector`` is visible)."""
+    start = time.perf_counter()
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()
+    # the kernel goes busy at once; wait for the busy state to pass rather than reading a stale "Idle"
+    with contextlib.suppress(Exception):
+        page.get_by_text("Python 3 (ipykernel) | Busy", exact=True).first.wait_for(state="visible", timeout=10_000)
+    if done_selector:
+        page.locator(done_selector).first.wait_for(state="visible", timeout=timeout_ms)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-InputArea-prompt')].every(p => !p.textContent.includes('*'))",
+        timeout=timeout_ms)
+    wait_kernel_idle(page, timeout_ms)
+    return time.perf_counter() - start
+
+
+def error_outputs(page) -> list[str]:
+    """Texts of error tracebacks shown in the notebook."""
+    return page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+
+
+FINGERPRINT_JS = """el => {
+  const canvases = [...el.querySelectorAll('canvas')].map(c => { try { return c.toDataURL(); } catch (e) { return ''; } });
+  return el.innerHTML + canvases.join('|');
+}"""
+
+WATCH_JS = """([el, timeoutMs]) => { window.__deepcoderWatch = new Promise(resolve => {
+  const fp = """ + FINGERPRINT_JS + """;
+  const before = fp(el);
+  const t0 = performance.now();
+  const check = () => {
+    const now = fp(el);
+    const shown = el.querySelector('img[src], svg, canvas, span, pre') !== null;
+    if (now !== before && shown) { done(performance.now() - t0); }
+  };
+  const obs = new MutationObserver(check);
+  const timer = setInterval(check, 5);
+  const limit = setTimeout(() => done(null), timeoutMs);
+  function done(ms) { obs.disconnect(); clearInterval(timer); clearTimeout(limit); resolve(ms); }
+  obs.observe(el, {subtree: true, childList: true, attributes: true, characterData: true});
+}); }"""
+
+
+def time_until_changed(page, target, action, timeout_ms: int = 15_000) -> float | None:
+    """Run ``action()`` and return the milliseconds, timed in the page, until ``target``'s content
+    differs from before and shows something (an image, svg, canvas or text); None if it never did."""
+    page.evaluate(WATCH_JS, [target.element_handle(), timeout_ms])  # stores the Promise, returns at once
+    action()
+    return page.evaluate("() => window.__deepcoderWatch")
+
+
+def fingerprint(target) -> str:
+    return target.evaluate(FINGERPRINT_JS)
+
+
+def screenshot(page, name: str, target=None) -> Path:
+    """Save ``artifacts/<name>.png`` (the whole page, or just ``target``); return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    (target or page).screenshot(path=str(path))
+    return path

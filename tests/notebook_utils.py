@@ -1,0 +1,159 @@
+"""Run a course notebook as a learner would, and read what the learner would see.
+
+Shared by ``test_notebooks.py`` (pass/fail), ``test_browser.py`` and ``benchmarks/bench_notebooks.py``
+(timings). A notebook runs top to bottom in a fresh kernel (the venv's ``python3`` kernel spec) in a
+temporary copy of ``notebooks/``, offline: ``HF_HUB_OFFLINE=1`` and every HTTP(S) proxy pointed at a
+closed loopback port, so a stray download fails fast instead of reaching the network.
+
+"What a learner sees" includes the outputs of ``ipywidgets.Output`` widgets, which nbclient keeps
+in ``client.widget_state`` rather than in the cell outputs. Progress bars (tqdm's "Loading weights"
+bar, printed as text on stderr outside Jupyter) are not warnings; everything else on stderr that
+mentions a warning, a deprecation, the attention mask or the pad token is.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = Path(os.environ.get("DEEPCODER_NOTEBOOKS", ROOT / "notebooks"))  # override: try other notebooks
+NOTEBOOK_NAME = re.compile(r"^(\d\d)_[a-z0-9]+(?:_[a-z0-9]+)*\.ipynb$")
+
+DEFAULT_BUDGET_S = 180  # whole notebook, wall clock, on a 2-core laptop-class CPU
+BUDGET_S = {"05": 300, "06": 300}  # the sandbox and the adapters notebook do more work
+CELL_TIMEOUT_S = 300
+
+WARNING_WORDS = re.compile(r"warn|deprecat|attention.mask|pad.token|futurewarning", re.IGNORECASE)
+# tqdm: "Loading weights:  42%|████▏     | 115/272 [00:00<00:00, 1146.21it/s]" (also without a label)
+PROGRESS_LINE = re.compile(r"^\s*(?:[^|\n]*:\s*)?\d{1,3}%\|[^|]*\|\s*\d+(?:\.\d+)?[kMG]?/\d+(?:\.\d+)?[kMG]?\b.*$")
+DEAD_PROXY = "http://127.0.0.1:9"  # discard port: nothing listens, so connections fail at once
+
+
+def course_notebooks() -> list[Path]:
+    """All ``notebooks/*.ipynb`` (checkpoint folders excluded), sorted by name."""
+    return sorted(p for p in NOTEBOOK_DIR.glob("*.ipynb") if p.is_file())
+
+
+def notebook_number(path: Path) -> str | None:
+    match = NOTEBOOK_NAME.match(Path(path).name)
+    return match.group(1) if match else None
+
+
+def budget_for(path: Path) -> int:
+    return BUDGET_S.get(notebook_number(path) or "", DEFAULT_BUDGET_S)
+
+
+def offline_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a notebook kernel gets: the caller's, forced offline."""
+    env = dict(os.environ if base is None else base)
+    env.update({
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY, "ALL_PROXY": DEAD_PROXY,
+        "http_proxy": DEAD_PROXY, "https_proxy": DEAD_PROXY, "all_proxy": DEAD_PROXY,
+        "NO_PROXY": "127.0.0.1,localhost,::1", "no_proxy": "127.0.0.1,localhost,::1",
+    })
+    # A learner's machine does not set this; if a notebook forks after using a tokenizer,
+    # the learner sees the tokenizers warning, and so must the test.
+    env.pop("TOKENIZERS_PARALLELISM", None)
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return env
+
+
+@dataclass
+class NotebookRun:
+    """One executed notebook: the notebook with outputs, wall time, and nbclient's widget state."""
+    path: Path
+    nb: object
+    seconds: float
+    widget_state: dict = field(default_factory=dict)
+    error: BaseException | None = None
+
+    @property
+    def code_cells(self) -> int:
+        return sum(c.cell_type == "code" for c in self.nb.cells)
+
+
+def copy_notebooks(dest: Path) -> Path:
+    """Copy ``notebooks/`` (minus checkpoints) to ``dest``; return the copy's folder."""
+    shutil.copytree(NOTEBOOK_DIR, dest, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    return dest
+
+
+def execute_notebook(path: Path, *, cell_timeout: int = CELL_TIMEOUT_S, raise_on_error: bool = True) -> NotebookRun:
+    """Execute ``path`` top to bottom in a fresh kernel, in a temporary copy of its folder.
+
+    Cells tagged ``raises-exception`` may fail (nbclient's rule); any other error raises
+    ``nbclient.exceptions.CellExecutionError`` unless ``raise_on_error=False``, in which case it is
+    kept in ``NotebookRun.error``.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory(prefix="deepcoder-nb-") as tmp:
+        workdir = copy_notebooks(Path(tmp) / "notebooks")
+        client = NotebookClient(nb, kernel_name="python3", timeout=cell_timeout, allow_errors=False,
+                                resources={"metadata": {"path": str(workdir)}})
+        start = time.perf_counter()
+        error = None
+        try:
+            client.execute(env=offline_env(), cwd=str(workdir))
+        except Exception as exc:  # kept for the caller; nbclient already shut the kernel down
+            if raise_on_error:
+                raise
+            error = exc
+        seconds = time.perf_counter() - start
+    return NotebookRun(path, nb, seconds, dict(client.widget_state), error)
+
+
+def is_progress_line(line: str) -> bool:
+    return bool(PROGRESS_LINE.match(line))
+
+
+def without_progress_bars(text: str) -> str:
+    r"""Drop tqdm progress-bar lines (tqdm redraws with \r, so split on both \r and \n)."""
+    lines = re.split(r"[\r\n]+", text)
+    return "\n".join(line for line in lines if line.strip() and not is_progress_line(line))
+
+
+def _stderr_texts(outputs) -> list[str]:
+    texts = []
+    for out in outputs or ():
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            text = out.get("text", "")
+            texts.append("".join(text) if isinstance(text, list) else text)
+    return texts
+
+
+def learner_visible_warnings(nb, widget_state: dict | None = None) -> list[str]:
+    """Every warning a learner would see, as ``"cell N: <text>"`` (or ``"widget <id>: ..."``)."""
+    found = []
+    sources = [(f"cell {i}", cell.get("outputs")) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    sources += [(f"Output widget {model_id[:8]}", state.get("outputs"))
+                for model_id, state in (widget_state or {}).items() if state.get("outputs")]
+    for where, outputs in sources:
+        for text in _stderr_texts(outputs):
+            shown = without_progress_bars(text)
+            if WARNING_WORDS.search(shown):
+                found.append(f"{where}: {shown.strip()[:500]}")
+    return found
+
+
+def errors_shown(nb) -> list[int]:
+    """Indices of code cells whose outputs include an error."""
+    return [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            and any(o.get("output_type") == "error" for o in cell.get("outputs", ()))]
+
+
+def has_tag(cell, tag: str) -> bool:
+    return tag in cell.get("metadata", {}).get("tags", ())

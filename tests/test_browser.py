@@ -1,0 +1,153 @@
+"""What a person sees: the course's widgets in a real JupyterLab, in headless Chromium.
+
+1. A small notebook made here (a slider redrawing a matplotlib picture, a textarea feeding a token
+   view) proves that widgets render as widgets, not as text, and that the harness measures.
+2. ``04_sampling.ipynb``: run all cells, move the temperature slider with the keyboard, assert the
+   explorer's picture changed, and print how long that took in the browser.
+3. ``01_tokenizers.ipynb``: run all cells, type into the playground, assert the token view changed.
+
+Screenshots go to ``artifacts/``. Skips without /usr/bin/chromium unless DEEPCODER_REQUIRE_BROWSER=1.
+"""
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+
+from browser_utils import (chromium_page, error_outputs, fingerprint, jupyterlab, open_notebook, require_browser,
+                           run_all_cells, screenshot, time_until_changed)
+from notebook_utils import NOTEBOOK_DIR, copy_notebooks
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+PLOT = ".deepcoder-explorer-plot"
+TOKEN_VIEW = ".deepcoder-token-view"
+SELFTEST = "widget_selftest.ipynb"
+SELFTEST_CELLS = [
+    "import ipywidgets as widgets\nimport matplotlib.pyplot as plt\n"
+    "from IPython.display import display",
+    "temperature = widgets.FloatSlider(value=1.0, min=0.1, max=2.0, step=0.1, description='temperature')\n"
+    "picture = widgets.Output()\npicture.add_class('deepcoder-explorer-plot')\n\n"
+    "def draw(change=None):\n    fig, ax = plt.subplots(figsize=(4, 2.5))\n"
+    "    ax.bar(range(5), [t ** (1 / temperature.value) for t in (0.5, 0.2, 0.15, 0.1, 0.05)])\n"
+    "    ax.set_xlabel('token'); ax.set_ylabel('probability')\n"
+    "    picture.clear_output(wait=True)\n    with picture:\n        display(fig)\n    plt.close(fig)\n\n"
+    "temperature.observe(draw, names='value')\ndraw()\ndisplay(widgets.VBox([temperature, picture]))",
+    "text = widgets.Textarea(value='def add(a, b):', description='code')\n"
+    "view = widgets.HTML()\nview.add_class('deepcoder-token-view')\n\n"
+    "def show(change=None):\n"
+    "    view.value = ''.join(f'<span class=\"deepcoder-token\">{w}</span>' for w in text.value.split())\n\n"
+    "text.observe(show, names='value')\nshow()\ndisplay(widgets.VBox([text, view]))",
+]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """One JupyterLab for the module, over a temporary copy of notebooks/ plus the self-test notebook."""
+    require_browser()
+    root = tmp_path_factory.mktemp("lab")
+    if NOTEBOOK_DIR.is_dir():
+        copy_notebooks(root)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in SELFTEST_CELLS]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, root / SELFTEST)
+    with jupyterlab(root) as server:
+        yield server
+
+
+@pytest.fixture
+def page(lab):
+    with chromium_page() as page:
+        yield page
+
+
+def _needs(name: str) -> None:
+    if not (NOTEBOOK_DIR / name).is_file():
+        pytest.skip(f"{name} does not exist yet")
+
+
+def _slider(page, description: str):
+    label = page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(description)}\b"))
+    return page.locator(".widget-slider", has=label).first
+
+
+def move_slider_and_time(page, description: str, picture, presses: int = 3) -> list[float]:
+    """Press ArrowRight on the slider ``presses`` times; milliseconds until the picture changed, each."""
+    handle = _slider(page, description).locator(".noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    times = []
+    for _ in range(presses):
+        ms = time_until_changed(page, picture, lambda: handle.press("ArrowRight"))
+        assert ms is not None, f"the picture did not change after moving the {description} slider"
+        times.append(ms)
+        page.wait_for_timeout(300)  # let trailing redraws settle before the next move
+    return times
+
+
+def _report(capsys, what: str, times: list[float]) -> None:
+    with capsys.disabled():
+        print(f"\n[browser] {what}: " + ", ".join(f"{t:.0f}" for t in times)
+              + f" ms (median {sorted(times)[len(times) // 2]:.0f} ms)")
+
+
+def test_widgets_render_and_update(lab, page, capsys):
+    """The harness itself, on a notebook made here: widgets appear as widgets and update live."""
+    ready = open_notebook(page, lab, SELFTEST)
+    ran = run_all_cells(page, done_selector=f"{PLOT} img")
+    assert not error_outputs(page)
+    picture = page.locator(PLOT).first
+    assert picture.locator("img").count() == 1, "the picture is not an image: are widgets rendered as text?"
+    times = move_slider_and_time(page, "temperature", picture)
+    assert page.locator(".widget-readout").first.inner_text().strip() == "1.30"
+    screenshot(page, "selftest_slider")
+
+    view = page.locator(TOKEN_VIEW).first
+    before = fingerprint(view)
+    ms = time_until_changed(page, view, lambda: page.locator(".widget-textarea textarea").first
+                            .press_sequentially("\n    return a + b", delay=10))
+    assert ms is not None and fingerprint(view) != before
+    assert "return" in view.inner_text()
+    screenshot(page, "selftest_tokens")
+    _report(capsys, f"self-test (page ready {ready:.1f} s, run all {ran:.1f} s): slider move -> new picture", times)
+
+
+def test_sampling_explorer_temperature_changes_picture(lab, page, capsys):
+    _needs("04_sampling.ipynb")
+    ready = open_notebook(page, lab, "04_sampling.ipynb")
+    ran = run_all_cells(page, done_selector=PLOT)
+    picture = page.locator(PLOT).first
+    picture.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    screenshot(page, "04_sampling_before")
+    before = fingerprint(picture)
+    for description in ("temperature", "top_k", "top_p", "min_p"):
+        assert _slider(page, description).count() == 1, f"no slider described {description!r} in the explorer"
+    times = move_slider_and_time(page, "temperature", picture)
+    assert fingerprint(picture) != before
+    screenshot(page, "04_sampling_after")
+    screenshot(page, "04_sampling_picture", picture)
+    assert not error_outputs(page), error_outputs(page)
+    _report(capsys, f"04_sampling (page ready {ready:.1f} s, run all {ran:.1f} s): temperature move -> new picture",
+            times)
+
+
+def test_tokenizer_playground_updates_token_view(lab, page, capsys):
+    _needs("01_tokenizers.ipynb")
+    ready = open_notebook(page, lab, "01_tokenizers.ipynb")
+    ran = run_all_cells(page, done_selector=TOKEN_VIEW)
+    view = page.locator(TOKEN_VIEW).first
+    view.scroll_into_view_if_needed()
+    textarea = page.locator(".widget-textarea textarea").first
+    tokens_before = view.locator(".deepcoder-token").count()
+    assert tokens_before > 0, "the token view shows no .deepcoder-token spans"
+    before = fingerprint(view)
+    ms = time_until_changed(page, view, lambda: textarea.press_sequentially(" return a + b", delay=10))
+    assert ms is not None and fingerprint(view) != before, "typing did not change the token view"
+    page.wait_for_timeout(500)
+    assert view.locator(".deepcoder-token").count() > tokens_before
+    screenshot(page, "01_tokenizers_playground")
+    assert not error_outputs(page), error_outputs(page)
+    _report(capsys, f"01_tokenizers (page ready {ready:.1f} s, run all {ran:.1f} s): typing -> token view", [ms])

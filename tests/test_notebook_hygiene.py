@@ -1,0 +1,231 @@
+"""Every notebook follows the course's shape and is committed clean. Fast: no kernel is started.
+
+Shape: a numbered name ``NN_topic.ipynb``; a ``# `` title in the first cell; "## You will learn"
+with 3-5 bullets; "## Try it" exercises whose code calls ``check_...()`` from
+``deepcoder_lib.exercises.nbNN``; "## Summary"; "## Next" linking the following notebook. Clean:
+no outputs, no execution counts, no saved widget state (what nbstripout removes). Honest: no
+``torch_dtype=`` (transformers 5 spells it ``dtype=``) and no silencing of warnings.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from notebook_utils import NOTEBOOK_DIR, course_notebooks, has_tag, notebook_number
+
+NOTEBOOKS = course_notebooks()
+MAX_CODE_LINES = 40  # "short cells": longer code belongs in deepcoder_lib
+LINK = re.compile(r"\[[^\]]+\]\(([^)#\s]+\.ipynb)(?:#[^)]*)?\)")
+CHECK_CALL = re.compile(r"\b(check_\w+)\s*\(")
+SILENCING = re.compile(r"filterwarnings\s*\(\s*['\"]ignore|simplefilter\s*\(\s*['\"]ignore|catch_warnings"
+                       r"|set_verbosity_error|set_verbosity\s*\(\s*\w*\.?ERROR|transformers\.logging\.disable")
+ENDS_COURSE = re.compile(r"end of the course|course ends|last notebook|you have finished", re.IGNORECASE)
+
+
+def sections(nb) -> list[tuple[int, str, str]]:
+    """``(cell index, heading, text until the next heading)`` for every markdown heading."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        parts = re.split(r"^(#{1,6} .*)$", cell.source, flags=re.MULTILINE)
+        for heading, body in zip(parts[1::2], parts[2::2]):
+            found.append((i, heading.strip(), body))
+    return found
+
+
+def section_cells(nb, heading_re: str) -> list[int]:
+    """Indices of cells under headings matching ``heading_re`` up to the next ``#``/``##`` heading."""
+    cells, inside = [], False
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if re.match(r"^#{1,2} ", line):
+                    inside = bool(re.match(heading_re, line.strip(), re.IGNORECASE))
+        if inside:
+            cells.append(i)
+    return cells
+
+
+def shape_problems(nb, path: Path, others: list[Path]) -> list[str]:
+    """Everything wrong with the notebook's shape, in words; ``others`` are all course notebooks."""
+    problems = []
+    number = notebook_number(path)
+    if number is None:
+        problems.append(f"name {path.name!r} is not NN_topic.ipynb (two digits, lowercase words with _)")
+    first = nb.cells[0] if nb.cells else None
+    if first is None or first.cell_type != "markdown" or not first.source.startswith("# "):
+        problems.append("the first cell must be markdown starting with a '# ' title")
+    heads = sections(nb)
+    names = [h for _, h, _ in heads]
+
+    learn = [body for _, h, body in heads if re.match(r"^## You will learn", h, re.IGNORECASE)]
+    bullets = len(re.findall(r"^\s*(?:[-*]|\d+\.) \S", learn[0], re.MULTILINE)) if learn else 0
+    if not learn:
+        problems.append("no '## You will learn' section")
+    elif not 3 <= bullets <= 5:
+        problems.append(f"'## You will learn' has {bullets} bullets; it needs 3-5 objectives")
+
+    for title in ("Summary", "Next"):
+        if not any(re.match(rf"^## {title}\b", h, re.IGNORECASE) for h in names):
+            problems.append(f"no '## {title}' section")
+
+    try_cells = section_cells(nb, r"^## Try it")
+    calls = {name for i in try_cells if nb.cells[i].cell_type == "code"
+             for name in CHECK_CALL.findall(nb.cells[i].source)}
+    if not try_cells:
+        problems.append("no '## Try it' section")
+    elif not calls:
+        problems.append("the '## Try it' section has no code cell calling a check_...() function")
+    elif number is not None:
+        problems += _check_module_problems(nb, number, calls)
+
+    problems += _next_link_problems(nb, number, others)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and len(cell.source.splitlines()) > MAX_CODE_LINES:
+            problems.append(f"cell {i} has {len(cell.source.splitlines())} lines (> {MAX_CODE_LINES}): "
+                            "move the long part into deepcoder_lib")
+        if cell.cell_type == "code" and re.search(r"\btorch_dtype\s*=", cell.source):
+            problems.append(f"cell {i} uses torch_dtype=; transformers 5 spells it dtype=")
+        if cell.cell_type == "code" and SILENCING.search(cell.source):
+            problems.append(f"cell {i} silences warnings; fix their cause instead")
+        if has_tag(cell, "raises-exception") and cell.cell_type != "code":
+            problems.append(f"cell {i} is tagged raises-exception but is not a code cell")
+    for i, cell in enumerate(nb.cells):
+        for target in LINK.findall(cell.source) if cell.cell_type == "markdown" else ():
+            if "://" not in target and not (path.parent / target).is_file():
+                problems.append(f"cell {i} links to {target}, which does not exist")
+    return problems
+
+
+def _check_module_problems(nb, number: str, calls: set[str]) -> list[str]:
+    module_name = f"deepcoder_lib.exercises.nb{number}"
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    if module_name not in code and f"exercises import nb{number}" not in code:
+        return [f"the checks must come from {module_name}, which the notebook never imports"]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        return [f"{module_name} cannot be imported: {exc}"]
+    missing = sorted(name for name in calls if not callable(getattr(module, name, None)))
+    return [f"{module_name} has no {', '.join(missing)}"] if missing else []
+
+
+def _next_link_problems(nb, number: str | None, others: list[Path]) -> list[str]:
+    next_cells = section_cells(nb, r"^## Next")
+    if number is None or not next_cells:
+        return []
+    text = "\n".join(nb.cells[i].source for i in next_cells if nb.cells[i].cell_type == "markdown")
+    links = LINK.findall(text)
+    following = sorted(p.name for p in others if (notebook_number(p) or "") > number)
+    if following:
+        wanted = following[0]
+        return [] if wanted in links else [f"'## Next' must link to the following notebook [..]({wanted}); "
+                                           f"it links to {links or 'nothing'}"]
+    if links or ENDS_COURSE.search(text):
+        return []  # the last notebook: back to the start, or the course ends
+    return ["the last notebook's '## Next' must link back (e.g. to 00_start_here.ipynb) or say the course ends"]
+
+
+def stripped_problems(nb) -> list[str]:
+    """What nbstripout would remove: outputs, execution counts, saved widget state."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.get("outputs"):
+            problems.append(f"cell {i} has saved outputs")
+        if cell.cell_type == "code" and cell.get("execution_count") is not None:
+            problems.append(f"cell {i} has an execution count")
+    if "widgets" in nb.metadata:
+        problems.append("the notebook metadata holds saved widget state")
+    return problems
+
+
+# ---- the course's notebooks ------------------------------------------------------------------
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, f"no notebooks in {NOTEBOOK_DIR}"
+
+
+def test_numbers_are_unique_and_start_at_00():
+    numbers = [notebook_number(p) for p in NOTEBOOKS if notebook_number(p)]
+    assert len(numbers) == len(set(numbers)), f"two notebooks share a number: {sorted(numbers)}"
+    assert not numbers or min(numbers) == "00", "the course starts with 00_start_here.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert stripped_problems(nb) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_shape(path):
+    nb = nbformat.read(path, as_version=4)
+    problems = shape_problems(nb, path, NOTEBOOKS)
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
+# ---- the checks themselves, on notebooks made here ---------------------------------------------
+
+def _notebook(*cells):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(s[3:]) if s.startswith("md:") else nbformat.v4.new_code_cell(s)
+                for s in cells]
+    return nb
+
+
+GOOD = ("md:# 01 — Tokenizers\n\n## You will learn\n- one\n- two\n- three\n",
+        "from deepcoder_lib.exercises.nb01 import check_x",
+        "md:## Try it\nEdit the answer.",
+        "answer = 0\ncheck_x(answer)",
+        "md:## Summary\nDone.\n\n## Next\n[02 — Loading](02_loading_models.ipynb)")
+
+
+@pytest.fixture
+def others(monkeypatch, tmp_path):
+    """Two made-up course notebooks (01 and 02) and a stand-in exercises module for 01."""
+    monkeypatch.setitem(sys.modules, "deepcoder_lib.exercises.nb01",
+                        types.SimpleNamespace(check_x=lambda answer: None))
+    (tmp_path / "02_loading_models.ipynb").write_text("{}")
+    return [tmp_path / "01_tokenizers.ipynb", tmp_path / "02_loading_models.ipynb"]
+
+
+def test_shape_checks_accept_a_good_notebook(others):
+    assert shape_problems(_notebook(*GOOD), others[0], others) == []
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda c: c[1:], "first cell must be markdown"),
+    (lambda c: (c[0].replace("- three\n", ""),) + c[1:], "has 2 bullets"),
+    (lambda c: c[:2] + c[4:], "no '## Try it' section"),
+    (lambda c: c[:3] + ("answer = 0",) + c[4:], "no code cell calling a check_"),
+    (lambda c: c[:4] + ("md:## Summary\n\n## Next\n[00](00_start_here.ipynb)",), "must link to the following"),
+    (lambda c: c[:4] + ("md:## Next\n[02](02_loading_models.ipynb)",), "no '## Summary' section"),
+    (lambda c: c + ("model = M.from_pretrained(p, torch_dtype='auto')",), "torch_dtype"),
+    (lambda c: c + ("import warnings; warnings.filterwarnings('ignore')",), "silences warnings"),
+    (lambda c: c + ("\n".join(["x = 1"] * 41),), "41 lines"),
+])
+def test_shape_checks_catch_each_problem(change, problem, others):
+    problems = shape_problems(_notebook(*change(GOOD)), others[0], others)
+    assert any(problem in p for p in problems), problems
+
+
+def test_stripped_check_catches_outputs():
+    nb = _notebook("print(1)")
+    assert stripped_problems(nb) == []
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    nb.cells[0].execution_count = 1
+    nb.metadata["widgets"] = {}
+    assert len(stripped_problems(nb)) == 3
+
+
+def test_names_must_be_numbered(tmp_path):
+    problems = shape_problems(_notebook(*GOOD), tmp_path / "Tokenizers.ipynb", [])
+    assert any("is not NN_topic.ipynb" in p for p in problems)
