@@ -1,0 +1,220 @@
+"""Generation maths: prompt -> input_ids -> logits for the next token -> new tokens -> text.
+
+Everything notebook 03 builds by hand lives here as small functions: the inputs a chat model
+needs (``prepare_inputs``), the logits for the next token (``next_token_logits``), its top
+candidates, the greedy loop written out (``greedy_by_hand``), the probability the model gave
+each token it generated (``token_probs``), streaming with a stop flag (``stream_generate``), and
+the one-call helper ``generate_code``. Sampling transforms live in ``sampling.py``; the
+step-through widget and the confidence view (display only) live in ``stepper.py``.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+
+import torch
+
+# The course's default generation setting. Greedy (do_sample=False) is deterministic; prompt-lookup
+# decoding drafts up to 10 tokens by copying n-grams already in the text and lets the model verify
+# them in one forward pass: for greedy it returns exactly the same tokens, only faster when the
+# answer repeats names from the prompt or itself (code does). See benchmarks/bench_generation.py.
+DEFAULT_GENERATION = {"do_sample": False, "max_new_tokens": 96, "prompt_lookup_num_tokens": 10}
+RECOMMENDED_THREADS = 2  # the course laptops have 2 cores; more threads than cores only adds contention
+
+
+def _check_max_new_tokens(max_new_tokens) -> int:
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens <= 0:
+        raise ValueError(f"`max_new_tokens` must be a positive integer, got {max_new_tokens!r}; "
+                         "it counts only the new tokens (48-96 is plenty for a short function)")
+    return max_new_tokens
+
+
+def context_length(model) -> int:
+    """The most tokens (prompt + new) the model was trained to attend over."""
+    return int(getattr(model.config, "max_position_embeddings", 0) or 2 ** 31)
+
+
+def prepare_inputs(tokenizer, prompt_or_messages, *, name: str = "prompt_or_messages"):
+    """``{"input_ids", "attention_mask"}`` (batch of 1) for a raw string or a list of chat messages.
+
+    Messages go through the chat template with ``add_generation_prompt=True`` so the model starts
+    its answer as the assistant; a string is tokenized as it is (a raw prompt, no template).
+    """
+    if isinstance(prompt_or_messages, str):
+        if not prompt_or_messages.strip():
+            raise ValueError(f"`{name}` is an empty string; give the model something to continue, "
+                             "e.g. 'def circle_area(radius):'")
+        return tokenizer(prompt_or_messages, return_tensors="pt")
+    if isinstance(prompt_or_messages, (list, tuple)):
+        if not prompt_or_messages or not all(isinstance(m, dict) and {"role", "content"} <= m.keys()
+                                             for m in prompt_or_messages):
+            raise ValueError(f"`{name}` must be a non-empty list of {{'role': ..., 'content': ...}} dicts, "
+                             f"got {prompt_or_messages!r}")
+        if not any(str(m["content"]).strip() for m in prompt_or_messages):
+            raise ValueError(f"`{name}` has only empty messages; write a request in 'content'")
+        return tokenizer.apply_chat_template(list(prompt_or_messages), add_generation_prompt=True,
+                                             return_tensors="pt", return_dict=True)
+    raise ValueError(f"`{name}` must be a string (raw prompt) or a list of chat messages, "
+                     f"got {type(prompt_or_messages).__name__}")
+
+
+def _check_fits(model, n_prompt: int, max_new_tokens: int = 0, name: str = "prompt_or_messages") -> None:
+    limit = context_length(model)
+    if n_prompt + max_new_tokens > limit:
+        raise ValueError(f"`{name}` is {n_prompt} tokens and `max_new_tokens` is {max_new_tokens}: "
+                         f"{n_prompt + max_new_tokens} > the model's context length {limit}. "
+                         "Shorten the prompt or ask for fewer new tokens.")
+
+
+@torch.inference_mode()
+def next_token_logits(model, tokenizer, prompt_or_messages) -> torch.Tensor:
+    """Raw logits (1-D, vocabulary-sized) for the token that would follow the prompt.
+
+    One forward pass over the whole prompt; the logits at the last position score every
+    vocabulary entry as the next token. Softmax turns them into probabilities.
+    """
+    inputs = prepare_inputs(tokenizer, prompt_or_messages)
+    _check_fits(model, inputs["input_ids"].shape[1])
+    return model(**inputs).logits[0, -1].float()
+
+
+def top_candidates(logits: torch.Tensor, tokenizer, k: int = 10) -> list[dict]:
+    """The ``k`` most likely next tokens: rank, token_id, token (as text), prob (after softmax), logit."""
+    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+        raise ValueError(f"`k` must be a positive integer, got {k!r}")
+    probs = torch.softmax(logits.float(), dim=-1)
+    top = torch.topk(probs, min(k, probs.numel()))
+    return [{"rank": r + 1, "token_id": int(i), "token": tokenizer.decode([int(i)]),
+             "prob": float(p), "logit": float(logits[i])}
+            for r, (p, i) in enumerate(zip(top.values, top.indices))]
+
+
+@torch.inference_mode()
+def greedy_by_hand(model, input_ids: torch.Tensor, max_new_tokens: int, *, eos_token_id=None,
+                   use_cache: bool = True) -> torch.Tensor:
+    """The greedy loop written out: forward, take the argmax, append, repeat. Returns all ids.
+
+    With ``use_cache=True`` only the new token is fed after the first step, and the keys/values
+    of earlier tokens come from the KV cache; with ``False`` the whole sequence is re-read each step.
+    """
+    _check_max_new_tokens(max_new_tokens)
+    _check_fits(model, input_ids.shape[1], max_new_tokens, name="input_ids")
+    ids, past, step_input = input_ids, None, input_ids
+    for _ in range(max_new_tokens):
+        out = model(input_ids=step_input, past_key_values=past, use_cache=use_cache)
+        next_id = out.logits[:, -1].argmax(dim=-1, keepdim=True)
+        ids = torch.cat([ids, next_id], dim=-1)
+        if use_cache:
+            past, step_input = out.past_key_values, next_id
+        else:
+            step_input = ids
+        if eos_token_id is not None and int(next_id) == eos_token_id:
+            break
+    return ids
+
+
+@torch.inference_mode()
+def token_probs(model, input_ids: torch.Tensor, prompt_length: int) -> torch.Tensor:
+    """Probability the model gave each token after ``prompt_length`` (one forward pass, batch of 1).
+
+    Logits at position t score token t+1, hence the shift by one.
+    """
+    if not 0 < prompt_length < input_ids.shape[1]:
+        raise ValueError(f"`prompt_length` must be between 1 and {input_ids.shape[1] - 1}, got {prompt_length!r}")
+    logprobs = torch.log_softmax(model(input_ids=input_ids).logits[0, :-1].float(), dim=-1)
+    targets = input_ids[0, 1:]
+    return logprobs.gather(-1, targets[:, None])[:, 0][prompt_length - 1:].exp()
+
+
+def _generation_kwargs(model, inputs, generation_kwargs: dict) -> dict:
+    kwargs = {**DEFAULT_GENERATION, **generation_kwargs}
+    if kwargs.get("do_sample") and kwargs.get("prompt_lookup_num_tokens"):
+        kwargs.pop("prompt_lookup_num_tokens")  # drafting is exact for greedy only; sampling goes plain
+    if "max_length" in generation_kwargs:
+        kwargs.pop("max_new_tokens")  # the learner chose the total length explicitly
+    else:
+        _check_max_new_tokens(kwargs["max_new_tokens"])
+    _check_fits(model, inputs["input_ids"].shape[1], kwargs.get("max_new_tokens", 0), name="request")
+    kwargs.setdefault("pad_token_id", model.generation_config.pad_token_id
+                      if model.generation_config.pad_token_id is not None else model.generation_config.eos_token_id)
+    return kwargs
+
+
+def _messages(request) -> list[dict]:
+    if isinstance(request, str):
+        if not request.strip():
+            raise ValueError("`request` is an empty string; ask for something, e.g. "
+                             "'Write a Python function that returns the area of a circle.'")
+        return [{"role": "user", "content": request}]
+    return request
+
+
+@torch.inference_mode()
+def generate_code(model, tokenizer, request, **generation_kwargs) -> str:
+    """Chat-templated ``request`` -> only the newly generated text (special tokens skipped).
+
+    ``request`` is a string (sent as one user message) or a list of messages. Keyword arguments
+    go to ``model.generate`` on top of ``DEFAULT_GENERATION`` (greedy, 96 new tokens).
+    """
+    inputs = prepare_inputs(tokenizer, _messages(request), name="request")
+    kwargs = _generation_kwargs(model, inputs, generation_kwargs)
+    output_ids = model.generate(**inputs, **kwargs)
+    return tokenizer.decode(output_ids[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def extract_code(text: str) -> str:
+    """The first fenced code block (```python ... ```), else the whole text; an unclosed fence counts."""
+    match = re.search(r"```[\w+-]*\n(.*?)(?:```|$)", text, flags=re.DOTALL)
+    return (match.group(1) if match else text).strip("\n")
+
+
+class StopOnFlag:
+    """A stopping criterion for ``generate``: stop at the next token once ``flag`` is set.
+
+    ``flag`` is a ``threading.Event``; a Stop button sets it from another thread.
+    """
+
+    def __init__(self, flag: threading.Event):
+        self.flag = flag
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.flag.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+def stream_generate(model, tokenizer, request, on_text: Callable[[str], None], *,
+                    stop: threading.Event | None = None, **generation_kwargs) -> str:
+    """Generate in a background thread and call ``on_text(piece)`` as text arrives; return all text.
+
+    ``TextIteratorStreamer`` hands over decoded text at word boundaries. Setting ``stop`` ends the
+    generation at the next token (through ``StopOnFlag``). Errors in generate are re-raised here.
+    """
+    from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+    inputs = prepare_inputs(tokenizer, _messages(request), name="request")
+    kwargs = _generation_kwargs(model, inputs, generation_kwargs)
+    kwargs.pop("prompt_lookup_num_tokens", None)  # the streamer takes one token at a time
+    stop = stop if stop is not None else threading.Event()
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=120)
+    criteria = StoppingCriteriaList([StopOnFlag(stop)])
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            with torch.inference_mode():
+                model.generate(**inputs, **kwargs, streamer=streamer, stopping_criteria=criteria)
+        except BaseException as exc:  # surfaced in the caller's thread below
+            errors.append(exc)
+            streamer.end()
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    pieces = []
+    for piece in streamer:
+        pieces.append(piece)
+        if piece:
+            on_text(piece)
+    thread.join()
+    if errors:
+        raise errors[0]
+    return "".join(pieces)

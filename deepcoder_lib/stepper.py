@@ -1,0 +1,203 @@
+"""Seeing generation: the step-through widget, the top-candidates bar chart and the confidence view.
+
+Display only: the maths (logits, candidates, per-token probabilities) comes from
+``generation.py``. ``Stepper`` holds the state of a step-by-step generation and is plain Python,
+so tests drive it without a browser; ``step_through_widget`` wires it to buttons. The
+confidence view colours each generated token by the probability the model gave it.
+"""
+from __future__ import annotations
+
+import html
+import threading
+
+import torch
+
+from . import generation
+
+
+class Stepper:
+    """A prompt grown one chosen token at a time. Each step costs one forward pass of one token."""
+
+    def __init__(self, model, tokenizer, prompt_or_messages, k: int = 8):
+        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+            raise ValueError(f"`k` must be a positive integer, got {k!r}")
+        self.model, self.tokenizer, self.k = model, tokenizer, k
+        self.prompt_ids = generation.prepare_inputs(tokenizer, prompt_or_messages)["input_ids"]
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the bare prompt."""
+        self.input_ids = self.prompt_ids
+        self._past = None
+        self._forward(self.prompt_ids)
+
+    @torch.inference_mode()
+    def _forward(self, new_ids: torch.Tensor) -> None:
+        out = self.model(input_ids=new_ids, past_key_values=self._past, use_cache=True)
+        self._past = out.past_key_values
+        self.logits = out.logits[0, -1].float()
+        self.candidates = generation.top_candidates(self.logits, self.tokenizer, self.k)
+
+    def choose(self, token_id: int | None = None) -> dict:
+        """Append ``token_id`` (None: the most likely one) and compute the next candidates."""
+        token_id = self.candidates[0]["token_id"] if token_id is None else int(token_id)
+        if not 0 <= token_id < self.logits.numel():
+            raise ValueError(f"`token_id` must be in [0, {self.logits.numel()}), got {token_id}")
+        prob = float(torch.softmax(self.logits, -1)[token_id])
+        new = torch.tensor([[token_id]])
+        self.input_ids = torch.cat([self.input_ids, new], dim=-1)
+        self._forward(new)
+        return {"token_id": token_id, "token": self.tokenizer.decode([token_id]), "prob": prob}
+
+    @property
+    def generated_text(self) -> str:
+        return self.tokenizer.decode(self.input_ids[0, self.prompt_ids.shape[1]:])
+
+
+def candidates_html(candidates: list[dict], chosen: int | None = None) -> str:
+    """Top candidates as horizontal bars (plain HTML/CSS): probability after softmax, no filtering."""
+    rows = []
+    for c in candidates:
+        mark = "font-weight:bold;" if c["token_id"] == chosen else ""
+        rows.append(
+            f'<div style="display:flex;align-items:center;gap:6px;{mark}">'
+            f'<code style="width:9em;white-space:pre;overflow:hidden">{html.escape(repr(c["token"]))}</code>'
+            f'<div style="background:#4c72b0;height:0.9em;width:{c["prob"] * 300:.0f}px"></div>'
+            f'<span>{c["prob"]:.1%}</span></div>')
+    return '<div style="font-family:monospace">' + "".join(rows) + "</div>"
+
+
+def plot_top_candidates(candidates: list[dict], ax=None):
+    """Bar chart of the next-token candidates: probabilities after softmax over the full vocabulary."""
+    import matplotlib.pyplot as plt
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.35 * len(candidates) + 1))
+    labels = [repr(c["token"]) for c in candidates][::-1]
+    ax.barh(labels, [c["prob"] for c in candidates][::-1], color="#4c72b0")
+    ax.set_xlabel("probability of being the next token (softmax of raw logits)")
+    ax.set_ylabel("candidate token")
+    ax.set_xlim(0, 1)
+    return ax
+
+
+def step_through_widget(model, tokenizer, prompt_or_messages, k: int = 8):
+    """Prompt + candidates as bars + a choice of the next token + a "next token" button.
+
+    Returns an ``ipywidgets.VBox`` with ``.stepper``, ``.choice`` (ToggleButtons of candidate ids,
+    the most likely one preselected), ``.next_button``, ``.reset_button`` and ``.text``/``.bars``
+    (HTML) attributes, so a test can set ``.choice.value`` and call ``.next_button.click()``.
+    """
+    import ipywidgets as widgets
+
+    stepper = Stepper(model, tokenizer, prompt_or_messages, k)
+    text = widgets.HTML()
+    bars = widgets.HTML()
+    choice = widgets.ToggleButtons(description="next:", style={"button_width": "auto"})
+    next_button = widgets.Button(description="next token", button_style="primary")
+    reset_button = widgets.Button(description="reset")
+    errors = widgets.Output()
+
+    def refresh():
+        shown = html.escape(stepper.generated_text) or "<i>(nothing generated yet)</i>"
+        text.value = f'<pre style="white-space:pre-wrap;margin:0">{shown}</pre>'
+        bars.value = candidates_html(stepper.candidates)
+        choice.options = [(f'{c["token"]!r} {c["prob"]:.0%}', c["token_id"]) for c in stepper.candidates]
+        choice.value = stepper.candidates[0]["token_id"]
+
+    def guarded(fn):
+        def handler(_button=None):
+            errors.clear_output()
+            try:
+                fn()
+                refresh()
+            except Exception as exc:  # show it under the widget instead of losing it in the log
+                with errors:
+                    print(f"{type(exc).__name__}: {exc}")
+        return handler
+
+    next_button.on_click(guarded(lambda: stepper.choose(choice.value)))
+    reset_button.on_click(guarded(stepper.reset))
+    refresh()
+    box = widgets.VBox([text, widgets.HTML("<b>Top candidates for the next token</b>"), bars, choice,
+                        widgets.HBox([next_button, reset_button]), errors])
+    box.stepper, box.choice, box.next_button, box.reset_button = stepper, choice, next_button, reset_button
+    box.text, box.bars, box.errors = text, bars, errors
+    return box
+
+
+def probability_colour(prob: float) -> str:
+    """CSS colour for a probability: red (0) -> yellow (0.5) -> green (1), as ``hsl(hue, 80%, 80%)``."""
+    prob = float(prob)
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"`prob` must be in [0, 1], got {prob}")
+    return f"hsl({round(120 * prob)}, 80%, 80%)"
+
+
+def confidence_html(tokens: list[str], probs) -> str:
+    """Tokens as coloured spans (hover shows the probability); whitespace and newlines kept."""
+    probs = [float(p) for p in probs]
+    if len(tokens) != len(probs):
+        raise ValueError(f"`tokens` and `probs` must have the same length, got {len(tokens)} and {len(probs)}")
+    spans = [f'<span title="{p:.1%}" style="background:{probability_colour(p)}">{html.escape(t)}</span>'
+             for t, p in zip(tokens, probs)]
+    legend = " ".join(f'<span style="background:{probability_colour(p)}">&nbsp;{p:.0%}&nbsp;</span>'
+                      for p in (0.1, 0.3, 0.5, 0.7, 0.9))
+    return (f'<div>probability the model gave each token: {legend}</div>'
+            f'<pre style="white-space:pre-wrap;line-height:1.6">{"".join(spans)}</pre>')
+
+
+def confidence_view(model, tokenizer, request, **generation_kwargs):
+    """Generate an answer to ``request`` and return ``(HTML, tokens, probs)`` for the confidence view."""
+    from IPython.display import HTML
+    inputs = generation.prepare_inputs(tokenizer, generation._messages(request), name="request")
+    kwargs = generation._generation_kwargs(model, inputs, generation_kwargs)
+    with torch.inference_mode():
+        output_ids = model.generate(**inputs, **kwargs)
+    n_prompt = inputs["input_ids"].shape[1]
+    probs = generation.token_probs(model, output_ids, n_prompt)
+    tokens = [tokenizer.decode([int(i)]) for i in output_ids[0, n_prompt:]]
+    return HTML(confidence_html(tokens, probs)), tokens, probs
+
+
+def streaming_widget(model, tokenizer, request: str = "", **generation_kwargs):
+    """A request box, Generate and Stop buttons, and text that appears as it is generated.
+
+    Generation runs in a thread so the Stop button stays clickable; ``.thread`` is that thread
+    (tests join it). Returns a VBox with ``.request``, ``.generate_button``, ``.stop_button``,
+    ``.output`` (Textarea) and ``.stop`` (the threading.Event the Stop button sets).
+    """
+    import ipywidgets as widgets
+
+    request_box = widgets.Textarea(value=request, layout={"width": "95%"})
+    generate_button = widgets.Button(description="Generate", button_style="primary")
+    stop_button = widgets.Button(description="Stop", button_style="danger", disabled=True)
+    output = widgets.Textarea(layout={"width": "95%", "height": "14em"})
+    status = widgets.Label()
+    box = widgets.VBox([request_box, widgets.HBox([generate_button, stop_button, status]), output])
+    box.request, box.generate_button, box.stop_button, box.output, box.status = (
+        request_box, generate_button, stop_button, output, status)
+    box.stop, box.thread = threading.Event(), None
+
+    def append(piece):
+        output.value += piece
+
+    def work():
+        try:
+            generation.stream_generate(model, tokenizer, request_box.value, append, stop=box.stop,
+                                       **generation_kwargs)
+            status.value = "stopped" if box.stop.is_set() else "done"
+        except Exception as exc:  # shown on screen, not lost in a thread
+            status.value = f"{type(exc).__name__}: {exc}"
+        finally:
+            generate_button.disabled, stop_button.disabled = False, True
+
+    def on_generate(_button=None):
+        box.stop.clear()
+        output.value, status.value = "", "generating..."
+        generate_button.disabled, stop_button.disabled = True, False
+        box.thread = threading.Thread(target=work, daemon=True)
+        box.thread.start()
+
+    generate_button.on_click(on_generate)
+    stop_button.on_click(lambda _button=None: box.stop.set())
+    return box

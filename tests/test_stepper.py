@@ -1,0 +1,124 @@
+"""Tests for deepcoder_lib.stepper: widget logic without a browser, and the confidence colours."""
+import re
+
+import pytest
+import torch
+
+from deepcoder_lib import generation, stepper
+
+PROMPT = [{"role": "user", "content": "Write a Python function that returns the area of a circle."}]
+
+
+# ---- colour mapping --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("prob, hue", [(0.0, 0), (0.5, 60), (1.0, 120), (0.25, 30), (0.999, 120)])
+def test_probability_colour_hue(prob, hue):
+    """Hue = round(120 x prob): 0 red, 60 yellow, 120 green; e.g. 0.25 -> 30 (orange)."""
+    assert stepper.probability_colour(prob) == f"hsl({hue}, 80%, 80%)"
+
+
+def test_probability_colour_is_monotonic():
+    hues = [int(re.match(r"hsl\((\d+)", stepper.probability_colour(p / 20)).group(1)) for p in range(21)]
+    assert hues == sorted(hues) and hues[0] == 0 and hues[-1] == 120
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
+def test_probability_colour_rejects_non_probabilities(bad):
+    with pytest.raises(ValueError, match="`prob` must be in"):
+        stepper.probability_colour(bad)
+
+
+def test_confidence_html_escapes_and_colours():
+    out = stepper.confidence_html(["def", " f", "<x>"], [0.9, 0.1, 1.0])
+    assert "&lt;x&gt;" in out and "<x>" not in out
+    assert 'title="10.0%" style="background:hsl(12, 80%, 80%)"> f</span>' in out
+    with pytest.raises(ValueError, match="same length"):
+        stepper.confidence_html(["a"], [0.1, 0.2])
+
+
+def test_candidates_html_bars_scale_with_probability():
+    cands = [{"token_id": 1, "token": "a", "prob": 0.5}, {"token_id": 2, "token": "<b>", "prob": 0.25}]
+    out = stepper.candidates_html(cands)
+    assert "width:150px" in out and "width:75px" in out and "&lt;b&gt;" in out
+
+
+def test_plot_top_candidates_labels_axes():
+    import matplotlib
+    matplotlib.use("Agg")
+    cands = [{"token_id": 1, "token": "a", "prob": 0.5}, {"token_id": 2, "token": "b", "prob": 0.25}]
+    ax = stepper.plot_top_candidates(cands)
+    assert "probability" in ax.get_xlabel() and ax.get_ylabel()
+    assert [round(p.get_width(), 2) for p in ax.patches] == [0.25, 0.5]
+
+
+# ---- step-through widget, real model ----------------------------------------------------------------
+
+@pytest.mark.slow
+def test_stepper_greedy_steps_equal_generate(model, tokenizer):
+    s = stepper.Stepper(model, tokenizer, PROMPT, k=5)
+    for _ in range(6):
+        s.choose()
+    inputs = generation.prepare_inputs(tokenizer, PROMPT)
+    with torch.inference_mode():
+        expected = model.generate(**inputs, max_new_tokens=6, do_sample=False)
+    assert torch.equal(s.input_ids, expected)
+
+
+@pytest.mark.slow
+def test_widget_next_button_and_non_top_choice(model, tokenizer):
+    w = stepper.step_through_widget(model, tokenizer, PROMPT, k=5)
+    top, second = w.stepper.candidates[0], w.stepper.candidates[1]
+    assert w.choice.value == top["token_id"] and len(w.choice.options) == 5
+    assert "(nothing generated yet)" in w.text.value
+
+    w.choice.value = second["token_id"]  # the learner picks a candidate other than the top one
+    w.next_button.click()
+    assert int(w.stepper.input_ids[0, -1]) == second["token_id"]
+    assert w.stepper.generated_text == second["token"]
+    assert w.errors.outputs == ()
+    # the candidates now continue the chosen token and match a fresh forward pass
+    with torch.inference_mode():
+        fresh = model(input_ids=w.stepper.input_ids).logits[0, -1]
+    assert w.stepper.candidates[0]["token_id"] == int(fresh.argmax())
+    assert w.choice.value == w.stepper.candidates[0]["token_id"]
+
+    w.reset_button.click()
+    assert torch.equal(w.stepper.input_ids, w.stepper.prompt_ids)
+    assert w.stepper.candidates[0]["token_id"] == top["token_id"]
+
+
+@pytest.mark.slow
+def test_stepper_rejects_token_outside_vocabulary(model, tokenizer):
+    s = stepper.Stepper(model, tokenizer, "def f():", k=3)
+    with pytest.raises(ValueError, match="`token_id` must be in"):
+        s.choose(10 ** 6)
+
+
+@pytest.mark.slow
+def test_streaming_widget_generate_and_stop(model, tokenizer):
+    w = stepper.streaming_widget(model, tokenizer, "Write a Python function that adds two numbers.",
+                                 max_new_tokens=64)
+    w.generate_button.click()
+    assert w.generate_button.disabled and not w.stop_button.disabled
+    w.stop_button.click()  # pressed at once: generation stops at the next token
+    w.thread.join(timeout=120)
+    assert not w.thread.is_alive()
+    assert w.status.value == "stopped"
+    assert len(tokenizer(w.output.value)["input_ids"]) < 10
+    assert not w.generate_button.disabled and w.stop_button.disabled
+
+
+@pytest.mark.slow
+def test_streaming_widget_shows_errors(model, tokenizer):
+    w = stepper.streaming_widget(model, tokenizer, "")
+    w.generate_button.click()
+    w.thread.join(timeout=30)
+    assert w.status.value.startswith("ValueError: `request` is an empty string")
+
+
+@pytest.mark.slow
+def test_confidence_view(model, tokenizer):
+    view, tokens, probs = stepper.confidence_view(model, tokenizer, PROMPT[0]["content"], max_new_tokens=8)
+    assert len(tokens) == len(probs) <= 8
+    assert all(0 < float(p) <= 1 for p in probs)
+    assert "hsl(" in view.data
