@@ -43,8 +43,9 @@ def tokens_html(tokens: list[Token], *, show_ids: bool = False, show_whitespace:
             classes += f" {TOKEN_CLASS}-partial"
             style += ";border:1px dashed #555"  # part of a character: the model sees bytes, not letters
         sub = f'<sub style="color:#555;font-size:70%">{token.id}</sub>' if show_ids else ""
+        body = piece.rstrip("\n")  # the id goes before a trailing line break, not on the next line
         spans.append(f'<span class="{classes}" data-token-id="{token.id}" title="{html.escape(title)}" '
-                     f'style="{style}">{html.escape(piece)}{sub}</span>')
+                     f'style="{style}">{html.escape(body)}{sub}{piece[len(body):]}</span>')
     if len(tokens) > max_tokens:
         spans.append(f'<span style="color:#555"> … {len(tokens) - max_tokens} more tokens not shown</span>')
     return "".join(spans)

@@ -17,6 +17,8 @@ def _pieces(name: str, text: str) -> list[str]:
 
 
 def _whole_number(value, what: str) -> int | CheckResult:
+    if value is ...:
+        return failed(f"Replace `...` in {what} with your prediction, a whole number, then run the cell again.")
     if isinstance(value, bool) or not isinstance(value, int):
         return failed(f"{what} must be a whole number such as 5, got {value!r}.")
     return value
@@ -24,7 +26,7 @@ def _whole_number(value, what: str) -> int | CheckResult:
 
 def check_token_count(prediction) -> CheckResult:
     """How many tokens does SmolLM2 make of ``for i in range(10):``?"""
-    prediction = _whole_number(prediction, "Your prediction")
+    prediction = _whole_number(prediction, "`prediction`")
     if isinstance(prediction, CheckResult):
         return prediction
     pieces = _pieces("smollm2", COUNT_LINE)
