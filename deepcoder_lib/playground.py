@@ -13,7 +13,8 @@ import traceback
 
 from .tokens import Token, load_tokenizers, round_trip, tokenize
 
-VIEW_CLASS = "deepcoder-token-view"    # the container, one per rendering
+VIEW_CLASS = "deepcoder-token-view"    # the playground's HTML widget element (stays while its content changes)
+RENDER_CLASS = "deepcoder-tokens"      # the container of one rendering (playground or show_tokens)
 BLOCK_CLASS = "deepcoder-tokenizer"    # one block per tokenizer (data-tokenizer="qwen2")
 TOKEN_CLASS = "deepcoder-token"        # every token span (data-token-id="9707")
 STATS_CLASS = "deepcoder-token-stats"  # the line with counts and the round-trip status
@@ -86,13 +87,14 @@ def compare_html(text: str, tokenizers: dict, *, show_ids: bool = False, show_wh
                       f'color:#111;background:#fff;padding:4px">{spans}</div></div>')
     if not blocks:
         blocks.append('<div style="color:#555">Pick at least one tokenizer.</div>')
-    return f'<div class="{VIEW_CLASS}">{"".join(blocks)}</div>'
+    return f'<div class="{RENDER_CLASS}">{"".join(blocks)}</div>'
 
 
 def show_tokens(text: str, tokenizers: dict | None = None, **options):
-    """Display ``compare_html`` in a notebook (an ``IPython.display.HTML`` object)."""
+    """Display ``compare_html`` in a notebook (an ``IPython.display.HTML`` object, not live)."""
     from IPython.display import HTML
-    return HTML(compare_html(text, tokenizers if tokenizers is not None else load_tokenizers(), **options))
+    tokenizers = tokenizers if tokenizers is not None else load_tokenizers()
+    return HTML(compare_html(text, tokenizers, **options))
 
 
 class Playground:
@@ -116,6 +118,7 @@ class Playground:
         self.show_whitespace = widgets.Checkbox(value=True, description="show spaces · tabs → newlines ↵",
                                                 indent=False)
         self.view = widgets.HTML()
+        self.view.add_class(VIEW_CLASS)  # on the widget's element: it persists while innerHTML is replaced
         help_line = widgets.HTML('<span style="font-size:90%;color:#555">Hover a token for its id. '
                                  "Ctrl/Cmd-click picks several tokenizers.</span>")
         self.widget = widgets.VBox([self.text, widgets.HBox([self.choices, widgets.VBox(
