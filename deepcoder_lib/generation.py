@@ -9,7 +9,6 @@ step-through widget and the confidence view (display only) live in ``stepper.py`
 """
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 
@@ -161,12 +160,6 @@ def generate_code(model, tokenizer, request, **generation_kwargs) -> str:
     kwargs = _generation_kwargs(model, inputs, generation_kwargs)
     output_ids = model.generate(**inputs, **kwargs)
     return tokenizer.decode(output_ids[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-
-
-def extract_code(text: str) -> str:
-    """The first fenced code block (```python ... ```), else the whole text; an unclosed fence counts."""
-    match = re.search(r"```[\w+-]*\n(.*?)(?:```|$)", text, flags=re.DOTALL)
-    return (match.group(1) if match else text).strip("\n")
 
 
 class StopOnFlag:

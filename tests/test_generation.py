@@ -67,12 +67,6 @@ def test_string_is_raw_text(tokenizer):
     assert tokenizer.decode(inputs["input_ids"][0]) == "def area(r):"
 
 
-def test_extract_code():
-    assert generation.extract_code("Here:\n```python\ndef f():\n    return 1\n```\nDone") == "def f():\n    return 1"
-    assert generation.extract_code("```py\nx = 1\n") == "x = 1"  # unclosed fence (cut by max_new_tokens)
-    assert generation.extract_code("x = 2") == "x = 2"
-
-
 # ---- the real model ------------------------------------------------------------------------------
 
 @pytest.mark.slow
