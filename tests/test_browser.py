@@ -143,11 +143,14 @@ def test_tokenizer_playground_updates_token_view(lab, page, capsys):
     textarea = page.locator(".widget-textarea textarea").first
     tokens_before = view.locator(".deepcoder-token").count()
     assert tokens_before > 0, "the token view shows no .deepcoder-token spans"
+    textarea.click()  # focus first: the first key must reach the widget, not JupyterLab's shortcuts
+    page.wait_for_timeout(300)
     before = fingerprint(view)
-    ms = time_until_changed(page, view, lambda: textarea.press_sequentially(" return a + b", delay=10))
-    assert ms is not None and fingerprint(view) != before, "typing did not change the token view"
-    page.wait_for_timeout(500)
-    assert view.locator(".deepcoder-token").count() > tokens_before
+    ms = time_until_changed(page, view, lambda: textarea.press_sequentially(" return a + b", delay=10),
+                            timeout_ms=30_000)
+    page.wait_for_timeout(1000)
     screenshot(page, "01_tokenizers_playground")
+    assert ms is not None and fingerprint(view) != before, "typing did not change the token view"
+    assert view.locator(".deepcoder-token").count() > tokens_before
     assert not error_outputs(page), error_outputs(page)
     _report(capsys, f"01_tokenizers (page ready {ready:.1f} s, run all {ran:.1f} s): typing -> token view", [ms])
