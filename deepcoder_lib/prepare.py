@@ -153,16 +153,19 @@ def _convert_into(tmp: Path, gguf: Path, progress: bool) -> None:
 
 @contextlib.contextmanager
 def _lock(path: Path):
-    """An advisory inter-process lock, so two notebooks starting together convert only once."""
+    """An advisory inter-process lock, so two notebooks starting together convert only once.
+
+    Yields True when the lock is exclusive (POSIX), False where no lock exists (Windows).
+    """
     try:
         import fcntl
     except ImportError:  # Windows: no lock, the atomic rename still keeps the cache consistent
-        yield
+        yield False
         return
     with open(path, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
@@ -178,7 +181,11 @@ def prepare(*, force: bool = False, progress: bool = True) -> Path:
     if not force and validate(target) is None:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(target.parent / f".{target.name}.lock"):
+    with _lock(target.parent / f".{target.name}.lock") as exclusive:
+        if exclusive:  # only the lock holder writes temp folders: any left are from a killed conversion
+            for kind in ("tmp", "old"):
+                for stale in target.parent.glob(f".{target.name}.{kind}-*"):
+                    shutil.rmtree(stale, ignore_errors=True)
         problem = validate(target)
         if not force and problem is None:  # another process finished it while we waited
             return target
