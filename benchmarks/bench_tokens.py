@@ -10,16 +10,12 @@ import os
 import statistics
 import tempfile
 import time
+import timeit
 from pathlib import Path
 
 
 def _median_ms(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return 1000 * statistics.median(timeit.repeat(fn, number=1, repeat=runs))
 
 
 def main() -> list[dict]:
