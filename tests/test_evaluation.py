@@ -1,0 +1,183 @@
+"""pass_at_k against hand-computed values and the binomial formula; the tasks; grading; generation; the CLI."""
+import math
+from fractions import Fraction
+
+import matplotlib
+import pytest
+
+from deepcoder_lib import evaluation
+from deepcoder_lib.evaluation import (PROMPT_STYLES, build_messages, check_answer, generate_answers, load_tasks,
+                                      pass_at_k, plot_pass_at_k, read_csv, summarize, write_csv)
+
+matplotlib.use("Agg")
+
+
+# ---------------------------------------------------------------- pass@k
+def test_pass_at_k_hand_computed():
+    """n=5 samples, c=2 pass, k=2: C(3,2)/C(5,2) = 3/10 of the pairs fail both, so pass@2 = 0.7."""
+    assert pass_at_k(5, 2, 2) == pytest.approx(0.7)
+    assert pass_at_k(10, 3, 1) == pytest.approx(0.3)  # pass@1 is just c/n
+    assert pass_at_k(4, 1, 4) == 1.0  # k = n: the one pass is always drawn
+    assert pass_at_k(10, 0, 5) == 0.0 and pass_at_k(10, 10, 1) == 1.0
+    assert pass_at_k(3, 1, 3) == 1.0  # n - c < k: every draw of 3 contains the pass
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 10, 20, 60])
+def test_pass_at_k_matches_binomials(n):
+    for c in range(n + 1):
+        for k in range(1, n + 1):
+            exact = 1 - Fraction(math.comb(n - c, k), math.comb(n, k))
+            assert pass_at_k(n, c, k) == pytest.approx(float(exact), abs=1e-12)
+
+
+def test_pass_at_k_is_stable_for_large_n():
+    # C(1000, 500) has 300 digits: float binomials overflow, the product form does not
+    # C(997, 500) / C(1000, 500) = (500 * 499 * 498) / (1000 * 999 * 998)
+    assert pass_at_k(1000, 3, 500) == pytest.approx(1 - (500 * 499 * 498) / (1000 * 999 * 998), abs=1e-15)
+
+
+@pytest.mark.parametrize("args, message", [
+    ((5, 6, 1), r"`c` \(passing samples\) cannot exceed `n` \(samples\), got c=6 > n=5"),
+    ((5, 2, 6), "`k` must be between 1 and n=5, got k=6"),
+    ((5, 2, 0), "`k` must be between 1 and n=5, got k=0"),
+    ((5, -1, 1), "`c` must be a non-negative int, got -1"),
+    ((5.0, 1, 1), "`n` must be a non-negative int, got 5.0"),
+])
+def test_pass_at_k_errors(args, message):
+    with pytest.raises(ValueError, match=message):
+        pass_at_k(*args)
+
+
+# ---------------------------------------------------------------- tasks
+TASKS = load_tasks()
+
+
+def test_task_suite_shape():
+    assert 10 <= len(TASKS) <= 20
+    assert {t["kind"] for t in TASKS} == {"python", "flask", "html"}
+    for task in TASKS:
+        assert (evaluation.TASKS_DIR / f"{task['name']}.json").exists()
+        if task["kind"] == "python":
+            assert task["tests"] and all(isinstance(t, str) for t in task["tests"])
+        else:
+            assert task["inputs"] and isinstance(task["expected"], float)
+
+
+@pytest.mark.parametrize("task", TASKS, ids=[t["name"] for t in TASKS])
+def test_reference_solutions_pass_their_own_checks(task):
+    outcome = check_answer(task, f"Here it is:\n```python\n{task['solution']}```\nEnjoy!", timeout=20)
+    assert outcome.passed and outcome.category == "pass", outcome.reason
+
+
+def test_unknown_task_name():
+    with pytest.raises(ValueError, match=r"unknown task\(s\) \['nope'\]; the tasks are: "):
+        load_tasks(["nope"])
+
+
+# ---------------------------------------------------------------- grading
+CIRCLE = load_tasks(["circle_area"])[0]
+
+
+@pytest.mark.parametrize("answer, category, reason", [
+    ("The area is pi times r squared.", "no_code", "no python code in the answer"),
+    ("```python\ndef circle_area(radius):\n    return 2 * 3.14159 * radius\n```", "wrong",
+     "hidden test failed: assert abs(circle_area(1) - math.pi) < 1e-3"),
+    ("```python\nr = float(input('radius: '))\nprint(3.14 * r * r)\n```", "error", "EOFError"),
+    ("```python\ndef area(radius):\n    return 3.14159 * radius ** 2\n```", "wrong", "(NameError)"),
+    ("```python\nimport numpy as np\ndef circle_area(r)\n    return np.pi * r**2\n```", "error", "SyntaxError"),
+    ("```python\nwhile True:\n    pass\n```", "timeout", "timed out"),
+])
+def test_check_answer_says_why(answer, category, reason):
+    outcome = check_answer(CIRCLE, answer, timeout=3)
+    assert not outcome.passed and outcome.category == category
+    assert reason in outcome.reason
+
+
+def test_check_answer_flask_wrong_route_answer():
+    task = load_tasks(["flask_circle_area"])[0]
+    outcome = check_answer(task, "```python\n" + task["solution"].replace("radius ** 2", "radius * 2") + "```")
+    assert outcome.category == "wrong" and "no route answered 28.2743" in outcome.reason
+
+
+# ---------------------------------------------------------------- prompts, summary, CSV, plot
+def test_prompt_styles():
+    plain, system, example = (build_messages("Do X.", s) for s in PROMPT_STYLES)
+    assert plain == [{"role": "user", "content": "Do X."}]
+    assert [m["role"] for m in system] == ["system", "user"]
+    assert [m["role"] for m in example] == ["system", "user", "assistant", "user"]
+    assert "```python" in example[2]["content"]
+    with pytest.raises(ValueError, match="`style` must be one of .*, got 'fancy'"):
+        build_messages("Do X.", "fancy")
+
+
+def _rows():
+    # task a: 2 of 4 pass at T=0.8; task b: 0 of 4; greedy: a passes, b fails
+    rows = [{"task": t, "style": "system", "temperature": 0.8, "passed": p}
+            for t, ps in (("a", [1, 0, 1, 0]), ("b", [0, 0, 0, 0])) for p in map(bool, ps)]
+    return rows + [{"task": "a", "style": "system", "temperature": 0.0, "passed": True},
+                   {"task": "b", "style": "system", "temperature": 0.0, "passed": False}]
+
+
+def test_summarize_averages_unbiased_estimates_over_tasks():
+    table = summarize(_rows(), ks=(1,))
+    assert [(r["temperature"], r["pass@1"], r["tasks"]) for r in table] == [(0.0, 0.5, 2), (0.8, 0.25, 2)]
+    sampled = summarize([r for r in _rows() if r["temperature"] == 0.8], ks=(1, 2, 4))[0]
+    assert sampled["pass@2"] == pytest.approx((pass_at_k(4, 2, 2) + 0.0) / 2)  # (5/6 + 0) / 2
+    assert sampled["pass@4"] == pytest.approx(0.5)
+
+
+def test_csv_round_trip(tmp_path):
+    rows = [{**r, "sample": 0, "answer": "```python\nprint('a, \"b\"')\n```"} for r in _rows()]
+    back = read_csv(write_csv(rows, tmp_path / "r.csv"))
+    assert [r["passed"] for r in back] == [r["passed"] for r in rows]
+    assert back[0]["answer"] == rows[0]["answer"] and summarize(back) == summarize(rows)
+
+
+def test_plot_pass_at_k():
+    rows = _rows()
+    ax = plot_pass_at_k(summarize([r for r in rows if r["temperature"] > 0], ks=(1, 4)), ks=(1, 4))
+    assert ax.get_xlabel().startswith("sampling temperature") and ax.get_ylabel().startswith("pass@k")
+    assert [line.get_label() for line in ax.get_lines()] == ["pass@1", "pass@4"]
+    assert list(ax.get_lines()[1].get_ydata()) == [0.5]
+
+
+def test_cli_argument_errors(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        evaluation.main(["evaluate", "-n", "2", "-k", "1,5"])
+    assert exit_info.value.code == 2 and "every k must be <= n=2, got k=1,5" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the real model
+@pytest.mark.slow
+def test_generate_answers_batched_matches_single_greedy(model, tokenizer):
+    chats = [build_messages(t["request"]) for t in load_tasks(["circle_area", "reverse_string"])]
+    side = tokenizer.padding_side
+    answers = generate_answers(model, tokenizer, chats, n=2, temperature=0.0, max_new_tokens=12)
+    assert len(answers) == 2 and all(len(a) == 2 and a[0] == a[1] for a in answers)  # greedy, repeated
+    single = tokenizer.apply_chat_template(chats[0], add_generation_prompt=True, return_tensors="pt",
+                                           return_dict=True)
+    output_ids = model.generate(**single, do_sample=False, max_new_tokens=12, pad_token_id=tokenizer.pad_token_id)
+    assert answers[0][0] == tokenizer.decode(output_ids[0, single["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert tokenizer.padding_side == side  # generate_answers pads on the left, then restores the setting
+
+
+@pytest.mark.slow
+def test_sampling_is_seeded_and_varied(model, tokenizer):
+    chats = [build_messages(CIRCLE["request"])]
+    first = generate_answers(model, tokenizer, chats, n=3, temperature=1.2, max_new_tokens=10, seed=1)
+    again = generate_answers(model, tokenizer, chats, n=3, temperature=1.2, max_new_tokens=10, seed=1)
+    assert first == again and len(set(first[0])) > 1
+    with pytest.raises(ValueError, match="`temperature` must be >= 0, got -1.0; 0 means greedy"):
+        generate_answers(model, tokenizer, chats, temperature=-1)
+
+
+@pytest.mark.slow
+def test_cli_end_to_end(tmp_path, capsys):
+    out = tmp_path / "suite.csv"
+    code = evaluation.main(["evaluate", "--tasks", "celsius_to_fahrenheit", "-n", "2", "-k", "1,2",
+                            "--temperatures", "0,1.0", "--max-new-tokens", "48", "--output", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "wrote 4 graded answers" in printed and "pass@2" in printed
+    rows = read_csv(out)
+    assert [(r["temperature"], r["sample"]) for r in rows] == [(0.0, "0"), (0.0, "1"), (1.0, "0"), (1.0, "1")]
+    assert {r["category"] for r in rows} <= {"pass", "no_code", "error", "wrong", "timeout"}
