@@ -10,6 +10,7 @@ back to the app in the sandbox; Chromium gets no network.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import math
 import os
@@ -177,7 +178,9 @@ def check_html_page(code: str, inputs: dict, expected: float, *, rel_tol: float 
     if not browser:
         return WebCheck(True, f"{page['url']} has an <input> and a <script> (not run: Chromium is not installed)",
                         report["routes"], report["calls"], run)
-    shown = _type_and_read(code, page, inputs, timeout)
+    # Playwright's sync API refuses to run where an asyncio loop runs (a Jupyter kernel): use a thread
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        shown = pool.submit(_type_and_read, code, page, inputs, timeout).result()
     found = [x for x in numbers_in(shown) if _close(x, expected, rel_tol)]
     verdict = (f"typed {inputs} into {page['url']} and the page showed {found[0]:.6g}" if found else
                f"typed {inputs} into {page['url']} but the page did not show {expected:.6g}; it shows: {shown[:160]!r}")

@@ -177,3 +177,15 @@ def test_html_page_in_chromium_wrong_formula():
     check = check_html_page(PAGE_JS.replace("Math.PI * r * r", "2 * Math.PI * r"), INPUTS, AREA, browser=True,
                             timeout=20)
     assert not check.ok and "did not show 28.2743" in check.message and "28.2743" in check.message
+
+
+@needs_chromium
+@pytest.mark.slow
+def test_html_page_in_chromium_inside_an_event_loop():
+    """A Jupyter kernel runs an asyncio loop, where Playwright's sync API refuses to start."""
+    import asyncio
+
+    async def inside_loop():
+        return check_html_page(PAGE_JS, INPUTS, AREA, browser=True, timeout=20)
+
+    assert asyncio.run(inside_loop()).ok
