@@ -286,11 +286,16 @@ def _supervise(command, env, cwd, timeout, max_output, stdin) -> RunResult:
     readers = [threading.Thread(target=drain, args=(getattr(proc, n), captured[n]), daemon=True) for n in captured]
     for reader in readers:
         reader.start()
-    try:
-        proc.stdin.write(stdin.encode())
-        proc.stdin.close()
-    except (BrokenPipeError, OSError):
-        pass
+
+    def feed():  # in a thread: a child that never reads stdin must not block us
+        try:
+            proc.stdin.write(stdin.encode())
+            proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+
+    readers.append(threading.Thread(target=feed, daemon=True))
+    readers[-1].start()
     timed_out = False
     try:
         proc.wait(timeout=timeout)

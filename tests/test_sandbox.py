@@ -252,3 +252,14 @@ def test_no_network_not_even_host_loopback(host_unharmed):
         assert result.stdout.startswith("refused:"), result.stdout + result.stderr
         with pytest.raises(socket.timeout):
             server.accept()
+
+
+def test_unread_stdin_does_not_block(host_unharmed):
+    start = time.monotonic()
+    result = run_code("import time\ntime.sleep(10)", stdin="x" * 1_000_000, timeout=2)
+    assert result.timed_out and time.monotonic() - start < 2 + MARGIN
+
+
+def test_numpy_imports_under_the_memory_limit():
+    result = run_code("import numpy\nprint(numpy.ones(3).sum())", timeout=10)
+    assert result.stdout == "3.0\n", result.stderr
