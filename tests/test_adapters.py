@@ -1,0 +1,219 @@
+"""Tests for deepcoder_lib.adapters: LoRA save/load/merge on the real model, and the error cases.
+
+Fast tests use tiny randomly initialised Llama/Qwen2 models (no download); slow ones the embedded
+SmolLM2-135M through the session fixture. The base model is never modified in place: each slow
+test wraps a deep copy, because merge_and_unload() writes into the base weights.
+"""
+import copy
+import json
+
+import pytest
+import torch
+
+from deepcoder_lib import adapters as A
+
+
+def tiny_llama(hidden=64, layers=2, vocab=300, seed=0):
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                      num_attention_heads=4, num_key_value_heads=2, pad_token_id=0)
+    return LlamaForCausalLM(cfg).eval()
+
+
+@pytest.fixture
+def small_copy(model):
+    """A private copy of the embedded model (~0.5 GB), so merging never touches the shared fixture."""
+    return copy.deepcopy(model)
+
+
+# ---- the dataset ---------------------------------------------------------------------------
+def test_dataset_is_in_the_house_style_and_held_out_is_unseen():
+    data = A.load_dataset()
+    assert len(data["train"]) >= 12 and len(data["held_out"]) >= 3
+    for row in data["train"]:
+        assert A.house_style(row["response"]) == {"type_hints": True, "docstring": True}, row["request"]
+        compile(row["response"].split("```python\n")[1].split("```")[0], row["request"], "exec")
+    assert not set(data["held_out"]) & {row["request"] for row in data["train"]}
+
+
+@pytest.mark.parametrize("answer, expected", [
+    ("def f(x: int) -> int:\n    \"\"\"Doc.\"\"\"\n    return x", (True, True)),
+    ("def f(x):\n    return x", (False, False)),
+    ("def f(x) -> int:\n    return x", (True, False)),
+    ("def f(x):\n    '''Doc.'''\n    return x", (False, True)),
+    ("no code at all", (False, False)),
+])
+def test_house_style(answer, expected):
+    assert tuple(A.house_style(answer).values()) == expected
+
+
+# ---- attaching LoRA --------------------------------------------------------------------------
+def test_lora_parameter_count_is_r_times_in_plus_out_per_layer():
+    model = tiny_llama(hidden=64, layers=3)
+    peft_model = A.add_lora(model, r=4, target_modules=("q_proj", "v_proj"))
+    q, v = model.model.layers[0].self_attn.q_proj, model.model.layers[0].self_attn.v_proj
+    per_layer = 4 * (q.in_features + q.out_features) + 4 * (v.in_features + v.out_features)
+    counts = A.count_parameters(peft_model)
+    assert counts["trainable"] == 3 * per_layer
+    assert counts["total"] == sum(p.numel() for p in model.parameters())
+    assert 0 < counts["percent"] < 100
+
+
+def test_fresh_lora_changes_nothing_because_b_starts_at_zero():
+    model = tiny_llama()
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():
+        before = model(input_ids=ids).logits
+        after = A.add_lora(model, r=4)(input_ids=ids).logits
+    torch.testing.assert_close(before, after)
+
+
+def test_mismatched_target_modules_name_the_layers_that_exist():
+    with pytest.raises(A.AdapterError, match=r"\['c_attn'\] name no layer of this LlamaForCausalLM.*'q_proj'"):
+        A.add_lora(tiny_llama(), target_modules=["c_attn"])
+    # a partly right list: peft alone would silently skip 'qkv'
+    with pytest.raises(A.AdapterError, match=r"\['qkv'\]"):
+        A.add_lora(tiny_llama(), target_modules=["q_proj", "qkv"])
+
+
+@pytest.mark.parametrize("r", [0, -1, 2.5, True])
+def test_bad_rank(r):
+    with pytest.raises(ValueError, match=r"`r` \(the rank\) must be a positive integer, got"):
+        A.add_lora(tiny_llama(), r=r)
+
+
+# ---- loading, with errors a learner can act on ------------------------------------------------
+def saved_adapter(tmp_path, model, name="adapter", **kwargs):
+    folder = tmp_path / name
+    files = A.save_adapter(A.add_lora(model, **kwargs), folder)
+    assert set(A.ADAPTER_FILES) <= set(files)
+    return folder
+
+
+def test_check_adapter_summary(tmp_path):
+    folder = saved_adapter(tmp_path, tiny_llama(layers=3), r=4)
+    summary = A.check_adapter(tiny_llama(layers=3), folder)
+    assert summary["peft_type"] == "LORA" and summary["r"] == 4 and summary["modules"] == 6
+    assert sorted(summary["target_modules"]) == ["q_proj", "v_proj"]
+
+
+def test_adapter_for_another_base_model(tmp_path):
+    folder = saved_adapter(tmp_path, tiny_llama(hidden=96))
+    with pytest.raises(A.AdapterError, match=r"trained for another base model.*expects 96 inputs.*has 64"):
+        A.load_adapter(tiny_llama(hidden=64), folder)
+
+
+def test_peft_alone_gives_an_obscure_error_for_another_base_model(tmp_path):
+    """Why check_adapter exists: peft's own message is a size-mismatch dump from load_state_dict."""
+    from peft import PeftModel
+    folder = saved_adapter(tmp_path, tiny_llama(hidden=96))
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        PeftModel.from_pretrained(tiny_llama(hidden=64), str(folder))
+
+
+def test_adapter_with_layers_the_base_does_not_have(tmp_path):
+    folder = saved_adapter(tmp_path, tiny_llama(layers=4))
+    with pytest.raises(A.AdapterError, match=r"'model.layers.2.self_attn.q_proj' does not exist"):
+        A.load_adapter(tiny_llama(layers=2), folder)
+
+
+def test_adapter_targeting_modules_of_another_architecture(tmp_path):
+    folder = saved_adapter(tmp_path, tiny_llama(), target_modules=("q_proj",))
+    path = folder / "adapter_model.safetensors"
+    from safetensors.torch import load_file, save_file
+    renamed = {k.replace("q_proj", "c_attn"): v for k, v in load_file(path).items()}
+    save_file(renamed, path)
+    with pytest.raises(A.AdapterError, match=r"'model.layers.0.self_attn.c_attn' does not exist.*'q_proj'"):
+        A.check_adapter(tiny_llama(), folder)
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/no/such/adapter", r"'/no/such/adapter' is not a folder on this computer. Check the spelling"),
+    ("bigcode/astraios-7b-parallel", r"looks like a hub id: downloading it needs the network"),
+])
+def test_missing_folder(path, message):
+    with pytest.raises(A.AdapterError, match=message):
+        A.load_adapter(tiny_llama(), path)
+
+
+def test_folder_without_adapter_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(A.AdapterError, match=r"has no adapter_config.json; it holds \['notes.txt'\]"):
+        A.check_adapter(tiny_llama(), tmp_path)
+
+
+def test_adapter_type_peft_does_not_implement(tmp_path):
+    folder = saved_adapter(tmp_path, tiny_llama())
+    config = json.loads((folder / "adapter_config.json").read_text())
+    config["peft_type"] = "BOTTLENECK"  # what the Astraios fork writes for its parallel adapter
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    with pytest.raises(A.AdapterError, match=r"adapter type 'BOTTLENECK' .* is not implemented"):
+        A.load_adapter(tiny_llama(), folder)
+
+
+# ---- training, save/load and merge on the real model -------------------------------------------
+@pytest.mark.slow
+def test_train_save_load_merge_roundtrip(model, small_copy, tokenizer, tmp_path):
+    rows = A.load_dataset()["train"]
+    peft_model = A.add_lora(small_copy, r=4)
+    losses = A.train_lora(peft_model, tokenizer, rows, steps=4, batch_size=2, learning_rate=3e-3, progress=False)
+    assert len(losses) == 4 and all(l > 0 for l in losses)
+    assert losses[-1] < losses[0]  # fitting the same tiny dataset: the loss must drop
+    inputs = A.chat_inputs(tokenizer, "Write a Python function that returns the cube of a number.")
+    with torch.no_grad():
+        trained = peft_model(**inputs).logits
+        with peft_model.disable_adapter():
+            base = peft_model(**inputs).logits
+    assert (trained - base).abs().max() > 1e-3  # training moved the adapter away from zero
+
+    folder = tmp_path / "lora"
+    files = A.save_adapter(peft_model, folder)
+    assert "adapter_model.safetensors" in files and "model.safetensors" not in files
+    assert (folder / "adapter_model.safetensors").stat().st_size < 5_000_000  # adapter only, not 540 MB
+    fresh = A.load_adapter(copy.deepcopy(model), folder)  # the way the source snippet loads one
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(**inputs).logits, trained, rtol=0, atol=1e-5)
+
+    merged, diff = A.merge_and_compare(fresh, inputs)
+    assert diff < 1e-3, diff
+    assert not any("lora" in name for name, _ in merged.named_modules())
+    with torch.no_grad():
+        torch.testing.assert_close(merged(**inputs).logits, trained, rtol=0, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_next_token_probs_and_compare_outputs(small_copy, tokenizer):
+    peft_model = A.add_lora(small_copy, r=4)
+    request = "Write a Python function that returns the cube of a number."
+    rows = A.next_token_probs(peft_model, tokenizer, request, "```python\ndef cube(x", k=5)
+    # a fresh adapter is the identity: same distribution both ways, and it matches a plain forward pass
+    assert all(abs(r["base"] - r["adapter"]) < 1e-6 for r in rows)
+    inputs = A.chat_inputs(tokenizer, request, "```python\ndef cube(x")
+    with torch.no_grad():
+        probs = small_copy(**inputs).logits[0, -1].softmax(-1)
+    top = probs.topk(5).indices.tolist()
+    assert [r["token_id"] for r in rows][:5] == top
+    assert abs(rows[0]["base"] - probs[top[0]].item()) < 1e-6
+    [row] = A.compare_outputs(peft_model, tokenizer, [request], max_new_tokens=12)
+    assert row["base"] == row["adapter"] and row["base"].strip()
+
+
+def test_plots_return_axes_with_labels():
+    import matplotlib
+    matplotlib.use("Agg")
+    ax = A.plot_loss([3.0, 2.0, 1.5])
+    assert ax.get_xlabel() and "loss" in ax.get_ylabel() and len(ax.lines[0].get_xdata()) == 3
+    rows = [{"token": ":", "token_id": 1, "base": 0.1, "adapter": 0.8},
+            {"token": ")", "token_id": 2, "base": 0.7, "adapter": 0.1}]
+    ax = A.plot_next_token_probs(rows)
+    assert len(ax.patches) == 4 and "probability" in ax.get_ylabel()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"steps": 0}, r"`steps` must be a positive integer, got 0"),
+    ({"batch_size": 1.5}, r"`batch_size` must be a positive integer, got 1.5"),
+])
+def test_train_lora_argument_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        A.train_lora(None, None, [{"request": "x", "response": "y"}], **kwargs)
