@@ -85,32 +85,41 @@ def build_qwen2(folder: str | os.PathLike) -> None:
 def prepare_qwen2(*, force: bool = False) -> Path:
     """Build Qwen2's tokenizer folder once into the per-user cache (atomically) and return its path."""
     target = qwen2_dir()
-    if (target / "deepcoder-source.json").is_file() and not force:
+    marker = target / "deepcoder-source.json"  # written last: a folder without it never counts
+    if marker.is_file() and not force:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        build_qwen2(tmp)  # the marker file is written last: a folder without it never counts
-        tmp.chmod(0o755)  # mkdtemp made it private; a cache folder is readable like any other
-        if target.exists():
-            shutil.rmtree(target, ignore_errors=True)
+    with prepare._lock(target.parent / f".{target.name}.lock"):  # two kernels starting together build once
+        if marker.is_file() and not force:
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         try:
+            build_qwen2(tmp)
+            tmp.chmod(0o755)  # mkdtemp made it private; a cache folder is readable like any other
+            if target.exists():  # incomplete or forced: move aside first, delete after the swap
+                aside = target.parent / f".{target.name}.old-{os.getpid()}"
+                os.replace(target, aside)
+                shutil.rmtree(aside, ignore_errors=True)
             os.replace(tmp, target)
-        except OSError:  # another process put a complete folder there first
-            if not (target / "deepcoder-source.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
-@functools.cache
 def load_tokenizer(name: str):
     """A transformers fast tokenizer by short name: "smollm2", "qwen2" or "deepseek" (offline).
 
     Loaded once per process and shared: do not add tokens to it; load your own with
     ``AutoTokenizer.from_pretrained`` for that.
     """
+    if not isinstance(name, str) or name not in TOKENIZER_NAMES:
+        raise ValueError(f"`name` must be one of {', '.join(map(repr, TOKENIZER_NAMES))}, got {name!r}; "
+                         "for any other checkpoint use AutoTokenizer.from_pretrained(checkpoint)")
+    return _load_tokenizer(name)
+
+
+@functools.cache
+def _load_tokenizer(name: str):
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     if name == "smollm2":
@@ -125,8 +134,7 @@ def load_tokenizer(name: str):
         return PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"),
                                        model_max_length=config["model_max_length"],
                                        clean_up_tokenization_spaces=False, **special)
-    raise ValueError(f"`name` must be one of {', '.join(map(repr, TOKENIZER_NAMES))}, got {name!r}; "
-                     "for any other checkpoint use AutoTokenizer.from_pretrained(checkpoint)")
+    raise AssertionError(name)  # load_tokenizer checked the name
 
 
 def load_tokenizers(names=TOKENIZER_NAMES) -> dict:

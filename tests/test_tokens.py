@@ -51,6 +51,8 @@ def tiktoken_qwen2():
 def test_unknown_name_lists_the_names():
     with pytest.raises(ValueError, match=r"`name` must be one of 'smollm2', 'qwen2', 'deepseek', got 'gpt2'"):
         tokens.load_tokenizer("gpt2")
+    with pytest.raises(ValueError, match=r"got \['qwen2'\]"):
+        tokens.load_tokenizer(["qwen2"])
 
 
 def test_qwen2_reference_ids(qwen2):
@@ -93,9 +95,12 @@ def test_prepare_qwen2_is_atomic_and_cached(tmp_path, monkeypatch):
     assert folder == tmp_path / "tokenizers" / f"qwen2-v{tokens.QWEN2_FORMAT_VERSION}"
     assert {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "deepcoder-source.json"} <= \
         {p.name for p in folder.iterdir()}
-    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no temporary folder left behind
+    leftovers = [p.name for p in folder.parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+    assert leftovers == []  # no temporary or moved-aside folder left behind
     stamp = (folder / "tokenizer.json").stat().st_mtime_ns
     assert tokens.prepare_qwen2() == folder and (folder / "tokenizer.json").stat().st_mtime_ns == stamp
+    (folder / "deepcoder-source.json").unlink()  # as if a build had been interrupted: rebuilt, not trusted
+    assert tokens.prepare_qwen2() == folder and (folder / "deepcoder-source.json").is_file()
 
 
 def test_deepseek_matches_the_packages_published_example(deepseek):
