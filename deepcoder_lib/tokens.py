@@ -120,13 +120,15 @@ def load_tokenizer(name: str):
 
 @functools.cache
 def _load_tokenizer(name: str):
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+    # PreTrainedTokenizerFast is what AutoTokenizer picks for these folders; calling it directly skips
+    # AutoConfig, whose model-config import pulls in torch.distributed and dynamo (~5 s on 2 cores).
+    from transformers import PreTrainedTokenizerFast
 
     if name == "smollm2":
         from .models import default_checkpoint
-        return AutoTokenizer.from_pretrained(default_checkpoint())
+        return PreTrainedTokenizerFast.from_pretrained(default_checkpoint())
     if name == "qwen2":
-        return AutoTokenizer.from_pretrained(prepare_qwen2())
+        return PreTrainedTokenizerFast.from_pretrained(prepare_qwen2())
     if name == "deepseek":
         folder = deepseek_dir()
         config = json.loads((folder / "tokenizer_config.json").read_text())
