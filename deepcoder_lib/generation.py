@@ -13,12 +13,16 @@ import threading
 from collections.abc import Callable
 
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 # The course's default generation setting. Greedy (do_sample=False) is deterministic; prompt-lookup
 # decoding drafts up to 10 tokens by copying n-grams already in the text and lets the model verify
 # them in one forward pass: for greedy it returns exactly the same tokens, only faster when the
 # answer repeats names from the prompt or itself (code does). See benchmarks/bench_generation.py.
 DEFAULT_GENERATION = {"do_sample": False, "max_new_tokens": 96, "prompt_lookup_num_tokens": 10}
+# With it, load the weights in bfloat16: half the bytes to read per token (decode is memory-bound),
+# although reading a long prompt is slower on CPUs without bfloat16 instructions.
+RECOMMENDED_DTYPE = torch.bfloat16
 RECOMMENDED_THREADS = 2  # the course laptops have 2 cores; more threads than cores only adds contention
 
 
@@ -162,7 +166,7 @@ def generate_code(model, tokenizer, request, **generation_kwargs) -> str:
     return tokenizer.decode(output_ids[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
-class StopOnFlag:
+class StopOnFlag(StoppingCriteria):
     """A stopping criterion for ``generate``: stop at the next token once ``flag`` is set.
 
     ``flag`` is a ``threading.Event``; a Stop button sets it from another thread.
@@ -182,8 +186,6 @@ def stream_generate(model, tokenizer, request, on_text: Callable[[str], None], *
     ``TextIteratorStreamer`` hands over decoded text at word boundaries. Setting ``stop`` ends the
     generation at the next token (through ``StopOnFlag``). Errors in generate are re-raised here.
     """
-    from transformers import StoppingCriteriaList, TextIteratorStreamer
-
     inputs = prepare_inputs(tokenizer, _messages(request), name="request")
     kwargs = _generation_kwargs(model, inputs, generation_kwargs)
     kwargs.pop("prompt_lookup_num_tokens", None)  # the streamer takes one token at a time
