@@ -217,3 +217,51 @@ def test_plots_return_axes_with_labels():
 def test_train_lora_argument_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         A.train_lora(None, None, [{"request": "x", "response": "y"}], **kwargs)
+
+
+# ---- the notebook's exercise checks (deepcoder_lib.exercises.nb06) ------------------------------
+def test_lora_param_exercise_matches_a_real_peft_model():
+    """The check's arithmetic must agree with peft on a model of SmolLM2's shapes (meta device: no memory)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from deepcoder_lib.exercises import nb06
+    from deepcoder_lib.models import default_checkpoint
+    config = AutoConfig.from_pretrained(default_checkpoint())
+    with torch.device("meta"):
+        shaped = AutoModelForCausalLM.from_config(config)
+    assert A.count_parameters(A.add_lora(shaped, r=4))["trainable"] == nb06.lora_param_count(4) == 230_400
+    assert nb06.check_lora_params(230_400, r=4)
+    assert "one layer's worth" in nb06.check_lora_params(7_680, r=4).message
+    assert not nb06.check_lora_params("many")
+
+
+def test_moe_memory_exercise():
+    from deepcoder_lib.exercises import nb06
+    assert nb06.check_moe_memory(15_706_484_224 * 2 / 2**30)
+    assert "active" in nb06.check_moe_memory(2.4e9 * 2 / 2**30).message
+    assert "GB" in nb06.check_moe_memory(31.4).message
+
+
+SNIPPET = '''
+checkpoint = "bigcode/starcoderbase-7b"
+model = AutoModelForCausalLM.from_pretrained(checkpoint)
+model = PeftModel.from_pretrained(model, "bigcode/astraios-7b-parallel")
+model = AutoModelForCausalLM.from_pretrained(checkpoint).to("cuda")
+inputs = tokenizer.encode("def print_hello_world():", return_tensors="pt").to("cuda")
+outputs = model.generate(inputs)
+'''
+
+
+@pytest.mark.parametrize("code, ok, says", [
+    (SNIPPET, False, "adapter is thrown away"),
+    (SNIPPET.replace('model = AutoModelForCausalLM.from_pretrained(checkpoint).to("cuda")\n', ""), False, "20 new tokens"),
+    (SNIPPET.replace('model = AutoModelForCausalLM.from_pretrained(checkpoint).to("cuda")\n', "")
+     .replace("generate(inputs)", "generate(inputs, max_new_tokens=64)"), False, "attention_mask"),
+    (SNIPPET.replace('model = AutoModelForCausalLM.from_pretrained(checkpoint).to("cuda")\n', "")
+     .replace("tokenizer.encode(", "tokenizer(").replace("generate(inputs)", "generate(**inputs, max_new_tokens=64)"),
+     True, "Fixed"),
+    ("model.generate(", False, "does not parse"),
+])
+def test_fixed_snippet_exercise(code, ok, says):
+    from deepcoder_lib.exercises import nb06
+    result = nb06.check_fixed_snippet(code)
+    assert result.ok is ok and says in result.message
