@@ -58,9 +58,10 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture
-def page(lab):
+def page(lab, request):
     with chromium_page() as page:
         yield page
+        screenshot(page, f"last_{request.node.name}")  # what the page showed at the end, pass or fail
 
 
 def _needs(name: str) -> None:
