@@ -64,9 +64,15 @@ def page(lab, request):
         screenshot(page, f"last_{request.node.name}")  # what the page showed at the end, pass or fail
 
 
-def _needs(name: str) -> None:
+def open_and_run(page, lab, name: str, selector: str):
+    """Open a course notebook, Run All, and return (seconds to ready, seconds to run, the element)."""
     if not (NOTEBOOK_DIR / name).is_file():
         pytest.skip(f"{name} does not exist yet")
+    ready = open_notebook(page, lab, name)
+    ran = run_all_cells(page, done_selector=selector)
+    element = page.locator(selector).first
+    element.scroll_into_view_if_needed()
+    return ready, ran, element
 
 
 def _slider(page, description: str):
@@ -116,11 +122,7 @@ def test_widgets_render_and_update(lab, page, capsys):
 
 
 def test_sampling_explorer_temperature_changes_picture(lab, page, capsys):
-    _needs("04_sampling.ipynb")
-    ready = open_notebook(page, lab, "04_sampling.ipynb")
-    ran = run_all_cells(page, done_selector=PLOT)
-    picture = page.locator(PLOT).first
-    picture.scroll_into_view_if_needed()
+    ready, ran, picture = open_and_run(page, lab, "04_sampling.ipynb", PLOT)
     page.wait_for_timeout(500)
     screenshot(page, "04_sampling_before")
     before = fingerprint(picture)
@@ -136,11 +138,7 @@ def test_sampling_explorer_temperature_changes_picture(lab, page, capsys):
 
 
 def test_tokenizer_playground_updates_token_view(lab, page, capsys):
-    _needs("01_tokenizers.ipynb")
-    ready = open_notebook(page, lab, "01_tokenizers.ipynb")
-    ran = run_all_cells(page, done_selector=TOKEN_VIEW)
-    view = page.locator(TOKEN_VIEW).first
-    view.scroll_into_view_if_needed()
+    ready, ran, view = open_and_run(page, lab, "01_tokenizers.ipynb", TOKEN_VIEW)
     textarea = page.locator(".widget-textarea textarea").first
     tokens_before = view.locator(".deepcoder-token").count()
     assert tokens_before > 0, "the token view shows no .deepcoder-token spans"
