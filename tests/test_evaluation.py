@@ -181,3 +181,17 @@ def test_cli_end_to_end(tmp_path, capsys):
     rows = read_csv(out)
     assert [(r["temperature"], r["sample"]) for r in rows] == [(0.0, "0"), (0.0, "1"), (1.0, "0"), (1.0, "1")]
     assert {r["category"] for r in rows} <= {"pass", "no_code", "error", "wrong", "timeout"}
+
+
+# ---------------------------------------------------------------- notebook 05's exercise checks
+def test_nb05_checks_accept_right_and_explain_wrong():
+    from deepcoder_lib.exercises import nb05
+
+    assert nb05.check_pass_at_2(0.7) and "1 - 3/10" in nb05.check_pass_at_2(0.7).message
+    assert "with replacement" in nb05.check_pass_at_2(0.64).message and not nb05.check_pass_at_2(0.4)
+    weak = nb05.check_hidden_tests(["assert abs(circle_area(2) - 12.566) < 0.01"])
+    assert not weak and "test another radius" in weak.message
+    assert nb05.check_hidden_tests(["assert abs(circle_area(3) - 28.274) < 0.01"])
+    assert "reject a correct circle_area" in nb05.check_hidden_tests(["assert circle_area(1) == 0"]).message
+    assert nb05.check_failure_category("error") and not nb05.check_failure_category("pass")
+    assert "Choose one of" in nb05.check_failure_category("oops").message
