@@ -23,7 +23,8 @@ NOTEBOOKS = course_notebooks()
 MAX_CODE_LINES = 40  # "short cells": longer code belongs in deepcoder_lib
 LINK = re.compile(r"\[[^\]]+\]\(([^)#\s]+\.ipynb)(?:#[^)]*)?\)")
 CHECK_CALL = re.compile(r"\b(check_\w+)\s*\(")
-SILENCING = re.compile(r"filterwarnings\s*\(\s*['\"]ignore|simplefilter\s*\(\s*['\"]ignore|catch_warnings"
+# catch_warnings(record=True) is allowed: a notebook may catch a warning to show it to the learner
+SILENCING = re.compile(r"filterwarnings\s*\(\s*['\"]ignore|simplefilter\s*\(\s*['\"]ignore"
                        r"|set_verbosity_error|set_verbosity\s*\(\s*\w*\.?ERROR|transformers\.logging\.disable")
 ENDS_COURSE = re.compile(r"end of the course|course ends|last notebook|you have finished", re.IGNORECASE)
 
@@ -41,14 +42,18 @@ def sections(nb) -> list[tuple[int, str, str]]:
 
 
 def section_cells(nb, heading_re: str) -> list[int]:
-    """Indices of cells under headings matching ``heading_re`` up to the next ``#``/``##`` heading."""
-    cells, inside = [], False
+    """Indices of cells under headings matching ``heading_re``, each up to the next heading of the
+    same or a higher level (a "### Try it" ends at the next "###"; its "####" subsections belong to it)."""
+    cells, level = [], 0  # level: the matching heading's level while inside one, else 0
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
             for line in cell.source.splitlines():
-                if re.match(r"^#{1,2} ", line):
-                    inside = bool(re.match(heading_re, line.strip(), re.IGNORECASE))
-        if inside:
+                hashes = re.match(r"^(#{1,6}) ", line)
+                if hashes and re.match(heading_re, line.strip(), re.IGNORECASE):
+                    level = len(hashes.group(1))
+                elif hashes and len(hashes.group(1)) <= level:
+                    level = 0
+        if level:
             cells.append(i)
     return cells
 
@@ -76,13 +81,13 @@ def shape_problems(nb, path: Path, others: list[Path]) -> list[str]:
         if not any(re.match(rf"^## {title}\b", h, re.IGNORECASE) for h in names):
             problems.append(f"no '## {title}' section")
 
-    try_cells = section_cells(nb, r"^## Try it")
+    try_cells = section_cells(nb, r"^#{2,3} Try it")  # "## Try it", or "### Try it: ..." inside a part
     calls = {name for i in try_cells if nb.cells[i].cell_type == "code"
              for name in CHECK_CALL.findall(nb.cells[i].source)}
     if not try_cells:
         problems.append("no '## Try it' section")
     elif not calls:
-        problems.append("the '## Try it' section has no code cell calling a check_...() function")
+        problems.append("the 'Try it' sections have no code cell calling a check_...() function")
     elif number is not None:
         problems += _check_module_problems(nb, number, calls)
 
@@ -229,3 +234,11 @@ def test_stripped_check_catches_outputs():
 def test_names_must_be_numbered(tmp_path):
     problems = shape_problems(_notebook(*GOOD), tmp_path / "Tokenizers.ipynb", [])
     assert any("is not NN_topic.ipynb" in p for p in problems)
+
+
+def test_try_it_may_be_a_subsection(others):
+    """"### Try it: ..." inside a "## Part" counts; its section ends at the next "###" heading."""
+    cells = (GOOD[0], GOOD[1], "md:## Part 1\n\n### Try it: count", GOOD[3], "md:### Afterwards", "x = 1", GOOD[4])
+    nb = _notebook(*cells)
+    assert section_cells(nb, r"^#{2,3} Try it") == [2, 3]
+    assert shape_problems(nb, others[0], others) == []
