@@ -76,7 +76,7 @@ class Lab:
 
 
 @contextlib.contextmanager
-def jupyterlab(root: Path, *, start_timeout: float = 60.0):
+def jupyterlab(root: Path, *, start_timeout: float = 180.0):  # ~3.5 s quiet; minutes under heavy load
     """Start ``python -m jupyterlab`` serving ``root`` on loopback; stop it (and its kernels) on exit."""
     tmp = Path(tempfile.mkdtemp(prefix="deepcoder-lab-"))
     settings = tmp / "settings"

@@ -69,7 +69,7 @@ def open_and_run(page, lab, name: str, selector: str):
     if not (NOTEBOOK_DIR / name).is_file():
         pytest.skip(f"{name} does not exist yet")
     ready = open_notebook(page, lab, name)
-    ran = run_all_cells(page, done_selector=selector)
+    ran = run_all_cells(page, done_selector=selector, timeout_ms=600_000)  # a busy 2-core CI machine is slow
     element = page.locator(selector).first
     element.scroll_into_view_if_needed()
     return ready, ran, element
