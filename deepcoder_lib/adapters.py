@@ -255,7 +255,7 @@ def house_style(answer: str) -> dict:
 def next_token_probs(peft_model, tokenizer, request: str, assistant_prefix: str = "", k: int = 8) -> list[dict]:
     """Top next tokens after the prompt, base (adapter disabled) vs adapter, as probabilities.
 
-    Rows cover the union of both top-``k`` lists, sorted by the adapter's probability.
+    Rows cover the union of both top-``k`` lists, sorted by the larger of the two probabilities.
     """
     import torch
     inputs = chat_inputs(tokenizer, request, assistant_prefix, device=peft_model.device)
@@ -266,7 +266,7 @@ def next_token_probs(peft_model, tokenizer, request: str, assistant_prefix: str 
     ids = dict.fromkeys(adapted.topk(k).indices.tolist() + base.topk(k).indices.tolist())
     rows = [{"token": tokenizer.decode([i]), "token_id": i, "base": base[i].item(), "adapter": adapted[i].item()}
             for i in ids]
-    return sorted(rows, key=lambda row: -row["adapter"])
+    return sorted(rows, key=lambda row: -max(row["base"], row["adapter"]))
 
 
 def plot_next_token_probs(rows: list[dict], ax=None, title: str = "next-token probabilities"):
@@ -282,7 +282,7 @@ def plot_next_token_probs(rows: list[dict], ax=None, title: str = "next-token pr
     ax.set_xlabel("candidate next token")
     ax.set_ylabel("probability (softmax of raw logits)")
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="upper center")
     return ax
 
 
