@@ -282,7 +282,7 @@ def plot_next_token_probs(rows: list[dict], ax=None, title: str = "next-token pr
     ax.set_xlabel("candidate next token")
     ax.set_ylabel("probability (softmax of raw logits)")
     ax.set_title(title)
-    ax.legend(loc="upper center")
+    ax.legend(loc="center right")
     return ax
 
 
