@@ -148,8 +148,18 @@ def open_notebook(page, lab: Lab, name: str) -> float:
 def run_all_cells(page, *, done_selector: str | None = None, timeout_ms: int = 300_000) -> float:
     """Run > Run All Cells; wait until the kernel is idle again (and ``done_selector`` is visible)."""
     start = time.perf_counter()
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_text("Run All Cells", exact=True).click()
+    started = ("() => [...document.querySelectorAll('.jp-InputArea-prompt')]"
+               ".some(p => /\\*|\\d/.test(p.textContent))")
+    for attempt in range(2):  # a Run All sent while the kernel is still settling can be lost: send it again
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(started, timeout=60_000)
+            break
+        except Exception:
+            if attempt:
+                raise
+            wait_kernel_idle(page)
     # the kernel goes busy at once; wait for the busy state to pass rather than reading a stale "Idle"
     with contextlib.suppress(Exception):
         page.get_by_text("Python 3 (ipykernel) | Busy", exact=True).first.wait_for(state="visible", timeout=10_000)
