@@ -227,3 +227,21 @@ def test_real_vocabulary_size_matches_transformers():
     logits = torch.randn(49_152, generator=torch.Generator().manual_seed(3)) * 3
     for settings in (dict(temperature=0.6, top_p=0.95), dict(top_k=50, min_p=0.1), dict(temperature=1.4, top_p=0.5)):
         assert torch.equal(sampling_probs(logits, **settings), reference_probs(logits, **settings))
+
+
+# ---- notebook 04's exercise checks, on made-up logits (they use the maths above) ---------------
+
+def test_notebook_04_checks_say_what_is_wrong():
+    from deepcoder_lib.exercises import nb04
+    logits = torch.log(torch.tensor([0.5, 0.3, 0.1, 0.06, 0.04]))
+    assert not nb04.check_exactly_three(logits, ...) and "Replace `...`" in nb04.check_exactly_three(logits, ...).message
+    assert "keeps 1 token; raise it" in nb04.check_exactly_three(logits, top_p=0.5).message
+    assert nb04.check_exactly_three(logits, top_p=0.85)  # top 2 hold 0.8, top 3 hold 0.9
+    assert "top_p` must be in (0, 1]" in nb04.check_exactly_three(logits, top_p=2).message
+    assert not nb04.check_confident_temperature(logits, 0) and not nb04.check_confident_temperature(logits, 1.0)
+    limit = nb04.largest_confident_temperature(logits)
+    assert nb04.check_confident_temperature(logits, limit * 0.99) and not nb04.check_confident_temperature(logits, limit * 1.01)
+    ratio = 0.5 / 0.3
+    assert nb04.check_ratio_at_half_temperature(logits, ratio ** 2)
+    assert "Not doubled" in nb04.check_ratio_at_half_temperature(logits, 2 * ratio).message
+    assert "ratio at temperature 1" in nb04.check_ratio_at_half_temperature(logits, ratio).message
