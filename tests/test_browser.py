@@ -17,7 +17,7 @@ import pytest
 
 from browser_utils import (chromium_page, error_outputs, fingerprint, jupyterlab, open_notebook, require_browser,
                            run_all_cells, screenshot, time_until_changed)
-from notebook_utils import NOTEBOOK_DIR, copy_notebooks
+from notebook_utils import NOTEBOOK_DIR, copy_notebooks, has_tag
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -73,6 +73,12 @@ def open_and_run(page, lab, name: str, selector: str):
     element = page.locator(selector).first
     element.scroll_into_view_if_needed()
     return ready, ran, element
+
+
+def _tagged_errors(name: str) -> int:
+    """How many cells of ``name`` show an error on purpose (tagged raises-exception)."""
+    nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    return sum(has_tag(cell, "raises-exception") for cell in nb.cells)
 
 
 def _slider(page, description: str):
@@ -132,7 +138,7 @@ def test_sampling_explorer_temperature_changes_picture(lab, page, capsys):
     assert fingerprint(picture) != before
     screenshot(page, "04_sampling_after")
     screenshot(page, "04_sampling_picture", picture)
-    assert not error_outputs(page), error_outputs(page)
+    assert len(error_outputs(page)) <= _tagged_errors("04_sampling.ipynb"), error_outputs(page)
     _report(capsys, f"04_sampling (page ready {ready:.1f} s, run all {ran:.1f} s): temperature move -> new picture",
             times)
 
@@ -151,5 +157,5 @@ def test_tokenizer_playground_updates_token_view(lab, page, capsys):
     screenshot(page, "01_tokenizers_playground")
     assert ms is not None and fingerprint(view) != before, "typing did not change the token view"
     assert view.locator(".deepcoder-token").count() > tokens_before
-    assert not error_outputs(page), error_outputs(page)
+    assert len(error_outputs(page)) <= _tagged_errors("01_tokenizers.ipynb"), error_outputs(page)
     _report(capsys, f"01_tokenizers (page ready {ready:.1f} s, run all {ran:.1f} s): typing -> token view", [ms])
