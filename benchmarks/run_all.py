@@ -82,10 +82,14 @@ def _format(value) -> str:
 
 
 def flatten(benchmark: str, row: dict) -> tuple[str, str, str]:
-    """(benchmark, what the row is about, its figures): text fields name the row, the rest are figures."""
-    what = " ".join(str(v) for k, v in row.items() if isinstance(v, str) and k != "status")
+    """(benchmark, what the row is about, its figures): text fields name the row, the rest are figures.
+
+    Long or multi-line text (a generated answer, say) stays in results.json, out of the table.
+    """
+    what = " ".join(v for k, v in row.items()
+                    if isinstance(v, str) and k != "status" and "\n" not in v and len(v) <= 80)
     figures = ", ".join(f"{k}={_format(v)}" for k, v in row.items() if not isinstance(v, str) or k == "status")
-    return benchmark, what or "-", figures
+    return benchmark, (what or "-").replace("|", "/"), figures.replace("|", "/")
 
 
 def table(lines: list[tuple[str, str, str]]) -> str:
@@ -106,6 +110,11 @@ def main(only: list[str] | None = None, skip: list[str] | None = None, write: bo
         results.append({"benchmark": name, "seconds": round(seconds, 1), "rows": rows, "error": error})
         lines += [flatten(name, r) for r in rows] or [(name, "FAILED", error)]
     info = machine()
+    return report(when, info, results, lines, write)
+
+
+def report(when: str, info: dict, results: list[dict], lines: list[tuple[str, str, str]], write: bool) -> list[dict]:
+    """Print the table; with ``write``, save results.json and results.md beside this file."""
     text = table(lines)
     print(text)
     print(f"\nmeasured {when} on {info['cpu']}, {info['cores']} cores, {info['memory']}")
@@ -124,6 +133,12 @@ if __name__ == "__main__":
     parser.add_argument("--only", nargs="*", default=[], help="benchmark names (bench_NAME.py) to run")
     parser.add_argument("--skip", nargs="*", default=[], help="benchmark names to leave out")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write results.md/.json")
+    parser.add_argument("--render", action="store_true", help="re-render results.md from results.json, run nothing")
     args = parser.parse_args()
-    rows = main(args.only, args.skip, write=not args.no_write)
+    if args.render:
+        saved = json.loads((HERE / "results.json").read_text())
+        lines = [flatten(r["benchmark"], row) for r in saved["results"] for row in r["rows"]]
+        rows = report(saved["date"], saved["machine"], saved["results"], lines, write=True)
+    else:
+        rows = main(args.only, args.skip, write=not args.no_write)
     sys.exit(1 if any(r["what"] == "FAILED" for r in rows) else 0)
