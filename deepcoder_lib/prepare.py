@@ -152,7 +152,7 @@ def _convert_into(tmp: Path, gguf: Path, progress: bool) -> None:
 
 
 @contextlib.contextmanager
-def _lock(path: Path):
+def cache_lock(path: Path):
     """An advisory inter-process lock, so two notebooks starting together convert only once.
 
     Yields True when the lock is exclusive (POSIX), False where no lock exists (Windows).
@@ -181,7 +181,7 @@ def prepare(*, force: bool = False, progress: bool = True) -> Path:
     if not force and validate(target) is None:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(target.parent / f".{target.name}.lock") as exclusive:
+    with cache_lock(target.parent / f".{target.name}.lock") as exclusive:
         if exclusive:  # only the lock holder writes temp folders: any left are from a killed conversion
             for kind in ("tmp", "old"):
                 for stale in target.parent.glob(f".{target.name}.{kind}-*"):

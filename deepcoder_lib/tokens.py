@@ -89,7 +89,7 @@ def prepare_qwen2(*, force: bool = False) -> Path:
     if marker.is_file() and not force:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with prepare._lock(target.parent / f".{target.name}.lock"):  # two kernels starting together build once
+    with prepare.cache_lock(target.parent / f".{target.name}.lock"):  # two kernels starting together build once
         if marker.is_file() and not force:
             return target
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
