@@ -170,6 +170,39 @@ def cache_lock(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def build_atomically(target: Path, build, *, is_complete, force: bool = False) -> Path:
+    """Build a cache folder with ``build(tmp)`` in a temp folder beside ``target``, then rename it into place.
+
+    Runs under ``cache_lock``: two processes build once, and a folder that ``is_complete`` rejects
+    (half-written, damaged) is moved aside and replaced only after the new one is complete.
+    Used for the prepared model here and for the Qwen2 tokenizer folder in ``tokens.py``.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with cache_lock(target.parent / f".{target.name}.lock") as exclusive:
+        if exclusive:  # only the lock holder writes temp folders: any left are from a killed build
+            for kind in ("tmp", "old"):
+                for stale in target.parent.glob(f".{target.name}.{kind}-*"):
+                    shutil.rmtree(stale, ignore_errors=True)
+        if not force and is_complete(target):  # another process finished it while we waited
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        try:
+            build(tmp)
+            tmp.chmod(0o755)  # mkdtemp made it private; a cache folder is readable like any other
+            if target.exists():  # broken or forced: move aside first, delete after the swap
+                aside = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+                os.replace(target, aside)
+                shutil.rmtree(aside, ignore_errors=True)
+            try:
+                os.replace(tmp, target)
+            except OSError:
+                if not is_complete(target):  # lost a race without a lock (Windows) to a broken folder
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def prepare(*, force: bool = False, progress: bool = True) -> Path:
     """Make sure the embedded model's prepared folder exists and is complete; return its path.
 
@@ -180,30 +213,8 @@ def prepare(*, force: bool = False, progress: bool = True) -> Path:
     target = default_model_dir()
     if not force and validate(target) is None:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with cache_lock(target.parent / f".{target.name}.lock") as exclusive:
-        if exclusive:  # only the lock holder writes temp folders: any left are from a killed conversion
-            for kind in ("tmp", "old"):
-                for stale in target.parent.glob(f".{target.name}.{kind}-*"):
-                    shutil.rmtree(stale, ignore_errors=True)
-        problem = validate(target)
-        if not force and problem is None:  # another process finished it while we waited
-            return target
-        gguf = find_gguf()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        try:
-            _convert_into(tmp, gguf, progress)
-            if target.exists():  # broken or forced: move aside first, delete after the swap
-                aside = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-                os.replace(target, aside)
-                shutil.rmtree(aside, ignore_errors=True)
-            try:
-                os.replace(tmp, target)
-            except OSError:
-                if validate(target) is not None:  # lost a race to a broken folder: should not happen
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    build_atomically(target, lambda tmp: _convert_into(tmp, find_gguf(), progress),
+                     is_complete=lambda folder: validate(folder) is None, force=force)
     problem = validate(target)
     if problem:
         raise RuntimeError(f"prepared model at {target} is still invalid ({problem}); delete the folder and retry")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,22 +86,8 @@ def prepare_qwen2(*, force: bool = False) -> Path:
     marker = target / "deepcoder-source.json"  # written last: a folder without it never counts
     if marker.is_file() and not force:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with prepare.cache_lock(target.parent / f".{target.name}.lock"):  # two kernels starting together build once
-        if marker.is_file() and not force:
-            return target
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        try:
-            build_qwen2(tmp)
-            tmp.chmod(0o755)  # mkdtemp made it private; a cache folder is readable like any other
-            if target.exists():  # incomplete or forced: move aside first, delete after the swap
-                aside = target.parent / f".{target.name}.old-{os.getpid()}"
-                os.replace(target, aside)
-                shutil.rmtree(aside, ignore_errors=True)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return prepare.build_atomically(target, build_qwen2, is_complete=lambda folder: (folder / marker.name).is_file(),
+                                    force=force)
 
 
 def load_tokenizer(name: str):
