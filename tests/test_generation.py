@@ -155,3 +155,29 @@ def test_stop_on_flag_criterion():
     assert crit(ids, None).tolist() == [False, False]
     flag.set()
     assert crit(ids, None).tolist() == [True, True]
+
+
+# ---- opt-in compiled decoding ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [0, 1, -5, 2.5, "256", True, None, 10 ** 6])
+def test_compile_decoding_rejects_bad_cache_length(model, bad):
+    with pytest.raises(ValueError, match="max_cache_len"):
+        generation.compile_decoding(model, max_cache_len=bad)
+    assert model.generation_config.compile_config is None  # nothing was switched on
+
+
+@pytest.mark.slow
+def test_compiled_decoding_gives_the_same_greedy_answers(tokenizer):
+    """The opt-in compiles for real (about a minute here) and changes speed, not tokens."""
+    from transformers import AutoModelForCausalLM
+
+    from deepcoder_lib.models import default_checkpoint
+    eager = AutoModelForCausalLM.from_pretrained(default_checkpoint(), dtype=torch.bfloat16)
+    compiled = generation.compile_decoding(
+        AutoModelForCausalLM.from_pretrained(default_checkpoint(), dtype=torch.bfloat16), max_cache_len=128)
+    requests = [REQUEST, "Write a Python function that reverses a string, with a docstring and type hints."]
+    for request in requests:  # prompts of different lengths share the one 128-position graph
+        expected = generation.generate_code(eager, tokenizer, request, max_new_tokens=24)
+        assert generation.generate_code(compiled, tokenizer, request, max_new_tokens=24) == expected
+    assert hasattr(compiled, "_compiled_call"), "generate did not take the compiled path"
+    assert not hasattr(eager, "_compiled_call")
