@@ -9,6 +9,8 @@ step-through widget and the confidence view (display only) live in ``stepper.py`
 """
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 from collections.abc import Callable
 
@@ -48,6 +50,11 @@ def compile_decoding(model, *, max_cache_len: int = COMPILED_CACHE_LEN):
     if max_cache_len > context_length(model):
         raise ValueError(f"`max_cache_len`={max_cache_len} is longer than the model's context "
                          f"({context_length(model)} tokens); use at most that")
+    if model.device.type == "cpu" and not any(shutil.which(c) for c in (os.environ.get("CXX"), "g++", "c++", "clang++")
+                                              if c):
+        raise RuntimeError("torch.compile on a CPU writes C++ and needs a C++ compiler, and none was found; install "
+                           "one (Debian/Ubuntu: apt-get install g++; macOS: xcode-select --install) or leave "
+                           "compile_decoding off: the course runs fine without it")
     config = CompileConfig(fullgraph=True)
     if not hasattr(config, "_compile_all_devices"):
         raise RuntimeError("this transformers version has no CompileConfig._compile_all_devices, so generate "
