@@ -21,8 +21,9 @@ from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStr
 # decoding (prompt_lookup_num_tokens=10) returns exactly the same greedy tokens but measured SLOWER
 # on the 2-core course CPU (0.82x fp32), so it is not in the default: see benchmarks/bench_generation.py.
 DEFAULT_GENERATION = {"do_sample": False, "max_new_tokens": 96}
-# With it, load the weights in bfloat16: half the bytes to read per token (decode is memory-bound),
-# although reading a long prompt is slower on CPUs without bfloat16 instructions.
+# With it, load the weights in bfloat16: half the bytes to read per token. fp32 decoding is memory-bound;
+# bf16 decoding is compute-bound on CPUs without bfloat16 instructions, yet ran 1.6-2x faster than fp32
+# on the course CPU (benchmarks/bench_speed_knobs.py); reading a long prompt is slower there, though.
 RECOMMENDED_DTYPE = torch.bfloat16
 RECOMMENDED_THREADS = 2  # the course laptops have 2 cores; more threads than cores only adds contention
 # Static cache size for compile_decoding: every decode step attends over all of it, so keep it tight.
