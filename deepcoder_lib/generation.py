@@ -30,6 +30,12 @@ RECOMMENDED_THREADS = 2  # the course laptops have 2 cores; more threads than co
 COMPILED_CACHE_LEN = 256
 
 
+def cxx_compiler() -> str | None:
+    """The C++ compiler torch.compile would use on a CPU ($CXX, g++, c++ or clang++), or None if none is found."""
+    return next((path for name in (os.environ.get("CXX"), "g++", "c++", "clang++") if name
+                 for path in [shutil.which(name)] if path), None)
+
+
 def compile_decoding(model, *, max_cache_len: int = COMPILED_CACHE_LEN):
     """Opt in to compiled decoding: a static KV cache plus ``torch.compile`` of each decode step.
 
@@ -51,8 +57,7 @@ def compile_decoding(model, *, max_cache_len: int = COMPILED_CACHE_LEN):
     if max_cache_len > context_length(model):
         raise ValueError(f"`max_cache_len`={max_cache_len} is longer than the model's context "
                          f"({context_length(model)} tokens); use at most that")
-    if model.device.type == "cpu" and not any(shutil.which(c) for c in (os.environ.get("CXX"), "g++", "c++", "clang++")
-                                              if c):
+    if model.device.type == "cpu" and cxx_compiler() is None:
         raise RuntimeError("torch.compile on a CPU writes C++ and needs a C++ compiler, and none was found; install "
                            "one (Debian/Ubuntu: apt-get install g++; macOS: xcode-select --install) or leave "
                            "compile_decoding off: the course runs fine without it")
