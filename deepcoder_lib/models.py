@@ -10,8 +10,6 @@ free memory (``catalog.py`` holds the estimates).
 from __future__ import annotations
 
 import os
-import socket
-import urllib.parse
 from pathlib import Path
 
 from . import catalog, prepare
@@ -43,15 +41,37 @@ def hub_endpoint() -> str:
     return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
 
 
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Can we open a TCP connection to the hub endpoint within ``timeout`` seconds?"""
-    url = urllib.parse.urlparse(hub_endpoint())
-    port = url.port or (443 if url.scheme == "https" else 80)
+def _hub_head(url: str, timeout: float):
+    """HEAD ``url`` through huggingface_hub's own HTTP session: the one downloads use, so it honours
+    HTTPS_PROXY / HTTP_PROXY / NO_PROXY (a school proxy) exactly as a download would. None: no answer."""
+    from huggingface_hub import get_session
     try:
-        with socket.create_connection((url.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+        return get_session().head(url, timeout=timeout, follow_redirects=False)
+    except Exception:  # httpx's connect, proxy and timeout errors: the hub did not answer
+        return None
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Does the hub endpoint answer an HTTP request within ``timeout`` seconds (through any configured proxy)?"""
+    return _hub_head(hub_endpoint(), timeout) is not None
+
+
+def check_hub_id(checkpoint: str) -> None:
+    """Raise ValueError if ``checkpoint`` is not even a valid hub id ('namespace/name' or 'name')."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+    try:
+        validate_repo_id(checkpoint)
+    except HFValidationError as e:
+        raise ValueError(f"`checkpoint` {checkpoint!r} is not a valid hub id ({e}). Hub ids look like "
+                         "'Qwen/Qwen2-0.5B-Instruct'. " + EMBEDDED_HINT) from None
+
+
+def estimate_memory(checkpoint: str, dtype="bfloat16") -> int:
+    """Bytes the weights of ``checkpoint`` take in ``dtype`` (a catalog entry or a local folder); see catalog.py.
+
+    The KV cache and activations come on top: ``catalog.kv_cache_bytes`` and ``catalog.memory_table``.
+    """
+    return catalog.estimate_memory(checkpoint, dtype)
 
 
 def is_local(checkpoint: str) -> bool:
@@ -85,21 +105,29 @@ def resolve(checkpoint: str | None) -> str:
     if checkpoint.startswith((".", "/", "~")) or checkpoint.count("/") > 1:
         raise ValueError(f"`checkpoint` {checkpoint!r} looks like a folder path, but no such folder exists. "
                          + EMBEDDED_HINT)
+    check_hub_id(checkpoint)
     if _in_local_hub_cache(checkpoint):
         return checkpoint
     if hub_offline():
         raise HubUnavailableError(
             f"{checkpoint!r} is a hub checkpoint, but offline mode is on (HF_HUB_OFFLINE=1) and it is not in "
             f"your local Hugging Face cache. Go online and unset HF_HUB_OFFLINE to download it. " + EMBEDDED_HINT)
-    if not hub_reachable():
+    answer = _hub_head(f"{hub_endpoint()}/api/models/{checkpoint}", timeout=3.0)
+    if answer is None:
         raise HubUnavailableError(
-            f"{checkpoint!r} is a hub checkpoint, but {hub_endpoint()} cannot be reached (no network?). "
-            "Connect to the internet to download it once, or set HF_HUB_OFFLINE=1 to work offline. " + EMBEDDED_HINT)
+            f"{checkpoint!r} is a hub checkpoint, but {hub_endpoint()} cannot be reached (no network, or a proxy "
+            "that HTTPS_PROXY does not name?). Connect to the internet to download it once, or set HF_HUB_OFFLINE=1 "
+            "to work offline. " + EMBEDDED_HINT)
+    if answer.status_code in (401, 404):  # the hub answers 401 for a repo that does not exist (or is private)
+        raise ValueError(f"`checkpoint` {checkpoint!r}: the hub has no such public model (HTTP {answer.status_code}). "
+                         "Check the spelling on huggingface.co; a private or gated model needs `hf auth login`. "
+                         + EMBEDDED_HINT)
     return checkpoint
 
 
 def free_memory_bytes(device: str = "cpu") -> int:
-    """Free memory where the weights would go: available RAM, or free VRAM on a CUDA device."""
+    """Free memory where the weights would go: available RAM (also for Apple's MPS, which shares it),
+    or free VRAM on a CUDA device."""
     if device.startswith("cuda"):
         import torch
         free, _total = torch.cuda.mem_get_info(torch.device(device))
@@ -108,13 +136,21 @@ def free_memory_bytes(device: str = "cpu") -> int:
     return int(psutil.virtual_memory().available)
 
 
-def check_fits(checkpoint: str, dtype: str, device: str = "cpu", *, headroom: float = 1.2) -> int:
-    """Raise NotEnoughMemoryError if the weights (x ``headroom``) cannot fit; return the estimate."""
+def check_fits(checkpoint: str, dtype: str, device: str = "cpu", *, headroom: float = 1.2,
+               offload: bool = False) -> int:
+    """Raise NotEnoughMemoryError if the weights (x ``headroom``) cannot fit; return the estimate.
+
+    ``offload=True`` (``device_map="auto"``): accelerate puts what does not fit on the GPU in RAM, so free
+    VRAM and free RAM count together. Slower (layers in RAM are copied to the GPU at each step), but it loads.
+    """
     try:
         need = catalog.estimate_memory(checkpoint, dtype)
     except ValueError:
         return 0  # not in the catalog and not local: nothing to compare against
     free = free_memory_bytes(device)
+    if offload and device != "cpu":
+        free += free_memory_bytes("cpu")
+        device = f"{device} + RAM (device_map='auto' offloads)"
     if need * headroom > free:
         gib = catalog.GIB
         smaller = [d for d in ("bfloat16", "int8", "4bit")
@@ -151,7 +187,8 @@ def load(checkpoint: str | None = None, *, dtype=None, device_map=None, trust_re
     dtype = dtype or torch.float32
     if not force:
         target = "cuda" if device_map in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
-        check_fits(path if is_local(path) else (checkpoint or path), str(dtype), target)
+        check_fits(path if is_local(path) else (checkpoint or path), str(dtype), target,
+                   offload=device_map == "auto")
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device_map=device_map,
                                                  trust_remote_code=trust_remote_code)

@@ -53,3 +53,23 @@ def test_version_drift_is_reported(tmp_path, monkeypatch):
 def test_pins_are_read_from_requirements():
     pins = doctor.pinned_requirements()
     assert pins["torch"] == "2.13.0" and pins["transformers"].startswith("5.")
+
+
+@pytest.mark.parametrize("cuda,gpu,status,words", [
+    (None, False, doctor.OK, "CPU build"),
+    ("12.8", True, doctor.OK, "CUDA 12.8 build, NVIDIA GPU present"),
+    ("12.8", False, doctor.WARN, "without an NVIDIA GPU, 4.0 GB of NVIDIA libraries"),
+])
+def test_torch_build(cuda, gpu, status, words):
+    check = doctor.torch_build_check(cuda, gpu, 4 * 1024 ** 3)
+    assert check.status == status and words in check.detail
+    if status == doctor.WARN:
+        assert "DEEPCODER_TORCH=cpu" in check.fix
+
+
+def test_this_machine_has_the_cpu_build():
+    """CI installs from the local CPU build; a CUDA build here would be the GBs issue 12 is about."""
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a GPU machine")
+    assert doctor.check_torch_build().detail.startswith("CPU build")

@@ -1,8 +1,10 @@
 """Loading: the embedded default offline, hub ids failing fast and clearly, memory refusal, bad input."""
+import http.server
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -62,8 +64,7 @@ def test_hub_id_without_network_fails_fast(monkeypatch, no_hub_cache):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again when the block ends: connections are refused
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    _online(monkeypatch)
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     start = time.perf_counter()
     with pytest.raises(models.HubUnavailableError, match="cannot be reached.*embedded default"):
@@ -73,6 +74,7 @@ def test_hub_id_without_network_fails_fast(monkeypatch, no_hub_cache):
 
 def test_unreachable_address_times_out_quickly(monkeypatch):
     """A listening socket that never accepts stands in for a black-holed network: bounded by the timeout."""
+    _online(monkeypatch)
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(0)
@@ -110,3 +112,95 @@ def test_force_skips_the_memory_check(monkeypatch):
         models.load()
     model, tokenizer = models.load(force=True, dtype="bf16")
     assert model.dtype == torch.bfloat16 and not model.training
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A loopback stand-in for the hub (or a proxy): answers 404 for /api/models/nobody/*, 200 otherwise,
+    and records each request line, so a test sees which URL was asked for and through whom."""
+    seen: list[str] = []
+
+    def do_HEAD(self):
+        type(self).seen.append(self.path)
+        self.send_response(404 if "/api/models/nobody/" in self.path else 200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def loopback_server():
+    _Recorder.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def fresh_hub_session():
+    """huggingface_hub builds its HTTP client once; a fresh one reads the proxy variables the test set."""
+    import huggingface_hub
+    huggingface_hub.close_session()
+    yield
+    huggingface_hub.close_session()
+
+
+def _online(monkeypatch):
+    """A learner who is online: no offline variables (huggingface_hub read them once, at import)."""
+    from huggingface_hub import constants
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
+def test_hub_probe_goes_through_the_proxy(monkeypatch, loopback_server, fresh_hub_session):
+    """A school network: no direct route to the hub, only HTTPS_PROXY/HTTP_PROXY. The probe must use the proxy
+    (the old raw-socket probe reported 'offline' here). The hub name below does not resolve: only a proxy can answer."""
+    _online(monkeypatch)
+    monkeypatch.setenv("HF_ENDPOINT", "http://hub.deepcoder.invalid")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert not models.hub_reachable(timeout=2)
+    import huggingface_hub
+    huggingface_hub.close_session()
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, loopback_server)
+    assert models.hub_reachable(timeout=2)
+    assert [url.rstrip("/") for url in _Recorder.seen] == ["http://hub.deepcoder.invalid"]  # absolute URL: a proxy
+
+
+def test_a_missing_model_is_reported_as_missing_not_offline(monkeypatch, loopback_server, no_hub_cache,
+                                                           fresh_hub_session):
+    _online(monkeypatch)
+    monkeypatch.setenv("HF_ENDPOINT", loopback_server)
+    with pytest.raises(ValueError, match=r"'nobody/no-such-model': the hub has no such public model \(HTTP 404\)"):
+        models.resolve("nobody/no-such-model")
+    assert models.resolve("Qwen/Qwen2-0.5B-Instruct") == "Qwen/Qwen2-0.5B-Instruct"  # it exists on this 'hub'
+
+
+@pytest.mark.parametrize("checkpoint", ["Qwen/Qwen2 0.5B", "Qwen/Qwen2..0.5B", "a--b/c"])
+def test_an_invalid_hub_id_is_invalid_even_offline(checkpoint, monkeypatch, no_hub_cache):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ValueError, match=r"is not a valid hub id .*Qwen/Qwen2-0.5B-Instruct"):
+        models.resolve(checkpoint)
+
+
+def test_estimate_memory_is_public_in_models():
+    """Issue 2's promised name: models.estimate_memory(checkpoint, dtype='bfloat16') -> int."""
+    need = models.estimate_memory("Qwen/Qwen2-0.5B-Instruct")
+    assert isinstance(need, int) and need == 494_032_768 * 2
+    assert models.estimate_memory("Qwen/Qwen2-0.5B-Instruct", dtype="float32") == 494_032_768 * 4
+
+
+def test_fit_check_counts_ram_when_device_map_auto_can_offload(monkeypatch):
+    """DeepSeek-Coder-V2-Lite in bf16 (29.3 GiB) on a 16 GiB GPU with 32 GiB of free RAM: too big for the GPU
+    alone, but device_map='auto' offloads the rest to RAM, so it loads (slowly)."""
+    gib = 1024 ** 3
+    monkeypatch.setattr(models, "free_memory_bytes", lambda device="cpu": 16 * gib if device == "cuda" else 32 * gib)
+    checkpoint = "deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct"
+    with pytest.raises(models.NotEnoughMemoryError, match="cuda has 16.0 GiB free"):
+        models.check_fits(checkpoint, "bfloat16", "cuda")
+    assert models.check_fits(checkpoint, "bfloat16", "cuda", offload=True) == models.estimate_memory(checkpoint)
+    with pytest.raises(models.NotEnoughMemoryError, match=r"cuda \+ RAM \(device_map='auto' offloads\) has 48.0 GiB"):
+        models.check_fits(checkpoint, "float32", "cuda", offload=True)
