@@ -31,6 +31,16 @@ def default_checkpoint() -> str:
     return str(prepare.prepare())
 
 
+def course_checkpoint() -> str:
+    """The checkpoint the whole course uses: ``$DEEPCODER_CHECKPOINT`` if set (a hub id such as
+    'Qwen/Qwen2-0.5B-Instruct', a short name, or a folder), else the embedded model's folder.
+
+    Resolved at once, so an unreachable hub id fails here, in the setup cell, with the way out.
+    """
+    value = os.environ.get("DEEPCODER_CHECKPOINT", "").strip()
+    return resolve(value) if value else default_checkpoint()
+
+
 def hub_offline() -> bool:
     """True when the learner asked for offline mode (HF_HUB_OFFLINE=1 or TRANSFORMERS_OFFLINE=1)."""
     return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")

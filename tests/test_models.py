@@ -204,3 +204,17 @@ def test_fit_check_counts_ram_when_device_map_auto_can_offload(monkeypatch):
     assert models.check_fits(checkpoint, "bfloat16", "cuda", offload=True) == models.estimate_memory(checkpoint)
     with pytest.raises(models.NotEnoughMemoryError, match=r"cuda \+ RAM \(device_map='auto' offloads\) has 48.0 GiB"):
         models.check_fits(checkpoint, "float32", "cuda", offload=True)
+
+
+def test_course_checkpoint_defaults_to_the_embedded_folder(monkeypatch):
+    monkeypatch.delenv("DEEPCODER_CHECKPOINT", raising=False)
+    assert models.course_checkpoint() == models.default_checkpoint()
+
+
+def test_course_checkpoint_honours_the_variable(monkeypatch, tmp_path, no_hub_cache):
+    monkeypatch.setenv("DEEPCODER_CHECKPOINT", str(tmp_path))
+    assert models.course_checkpoint() == str(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("DEEPCODER_CHECKPOINT", "Qwen/Qwen2-0.5B-Instruct")
+    with pytest.raises(models.HubUnavailableError, match="offline mode is on"):
+        models.course_checkpoint()
