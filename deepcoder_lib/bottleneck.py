@@ -81,6 +81,9 @@ def _read_config(folder: Path) -> dict:
     if not config.get("use_parallel_adapter"):
         _fail(f"`use_parallel_adapter` is {config.get('use_parallel_adapter')!r} in adapter_config.json: sequential "
               "bottleneck adapters (AdapterH) are not supported; only the parallel adapter can be loaded here")
+    if config.get("bias", "none") != "none":
+        _fail(f"`bias` is {config.get('bias')!r} in adapter_config.json: adapters that also retrain the base "
+              "layers' biases are not supported; only bias 'none' (the default) can be loaded here")
     act = config.get("non_linearity", "tanh")
     if act not in NON_LINEARITIES:
         _fail(f"`non_linearity` must be one of {', '.join(NON_LINEARITIES)}, got {act!r} in adapter_config.json")

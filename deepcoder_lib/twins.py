@@ -161,7 +161,7 @@ def _complete(folder: Path) -> bool:
 
 
 def build_twin(name: str, folder: str | os.PathLike | None = None, *, force: bool = False) -> Path:
-    """Build the twin once (atomically, ~1-3 s) into ``folder`` or the course cache; return its path."""
+    """Build the twin once (atomically; ~1.5 s, Qwen2 ~6 s with its tokenizer) into ``folder`` or the course cache; return its path."""
     _check_name(name)
     target = Path(folder).expanduser() if folder is not None else twin_dir(name)
     if not force and _complete(target):

@@ -95,6 +95,7 @@ def test_branch_runs_in_float32_and_casts_back():
     ({"scaling": "learned"}, r"`scaling` must be a number, got 'learned'"),
     ({"target_modules": ["q_proj"]}, r"`target_modules` \['q_proj'\].*match no linear layer"),
     ({"target_modules": ["c_attn"]}, r"weights do not fit `target_modules`.*unknown modules"),
+    ({"bias": "all"}, r"`bias` is 'all'.*not supported"),
     ({"peft_type": "LORA"}, r"'LORA' adapter, not an Astraios BOTTLENECK"),
 ])
 def test_unsupported_or_mismatched_adapters_get_clear_errors(twin_folder, tmp_path, overrides, match):
