@@ -131,6 +131,9 @@ def _build_into(tmp: Path, name: str) -> None:
     config = AutoConfig.for_model(**config_dict)
     torch.manual_seed(SEED)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    published_dtype = published_config(name).get("torch_dtype")
+    if published_dtype:  # saved in the checkpoint's own dtype, so dtype="auto" teaches the same thing
+        model = model.to(getattr(torch, published_dtype))
     model.config._name_or_path = f"twin of {twin.checkpoint}"
     model.generation_config = GenerationConfig(**generation_dict)
     model.save_pretrained(tmp)

@@ -57,6 +57,19 @@ def test_twin_keeps_the_architecture_and_generates(twin_folders, name):
     assert bool(model.generation_config.do_sample) == expected.get("do_sample", False)
 
 
+def test_twins_keep_the_checkpoints_dtype(twin_folders):
+    from transformers import AutoModelForCausalLM
+    for name in ("qwen2", "deepseek-coder-v2-lite"):  # published as bfloat16; StarCoderBase's dtype is not recorded
+        assert AutoModelForCausalLM.from_pretrained(twin_folders[0][name], dtype="auto").dtype == torch.bfloat16
+
+
+def test_default_folder_is_in_the_course_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEEPCODER_CACHE", str(tmp_path))
+    folder = twins.build_twin("starcoderbase-7b")
+    assert folder == tmp_path / "twins" / f"starcoderbase-7b-v{twins.FORMAT_VERSION}" and (folder / twins.MARKER).is_file()
+    assert not [p.name for p in folder.parent.iterdir() if p.name.startswith(".") and "tmp" in p.name]
+
+
 def test_qwen2_twin_has_the_published_generation_defaults(twin_folders):
     from transformers import GenerationConfig
     generation = GenerationConfig.from_pretrained(twin_folders[0]["qwen2"])
