@@ -136,7 +136,12 @@ def _build_into(tmp: Path, name: str) -> None:
         model = model.to(getattr(torch, published_dtype))
     model.config._name_or_path = f"twin of {twin.checkpoint}"
     model.generation_config = GenerationConfig(**generation_dict)
-    model.save_pretrained(tmp)
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()  # a twin is written in a second: no "Writing model shards" bar
+    try:
+        model.save_pretrained(tmp)
+    finally:
+        hf_logging.enable_progress_bar()
     tokenizer = tokens.load_tokenizer(twin.tokenizer)
     template = chat_template(name)
     saved = copy.deepcopy(tokenizer)  # load_tokenizer's object is shared: never edit it
