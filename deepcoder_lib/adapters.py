@@ -221,12 +221,14 @@ def load_adapter(base_model, adapter_path: str | Path):
     return PeftModel.from_pretrained(base_model, str(Path(str(adapter_path)).expanduser())).eval()
 
 
-def chat_inputs(tokenizer, request: str, assistant_prefix: str = "", device=None) -> dict:
-    """Tokenizer output (input_ids + attention_mask) for one user request, optionally with the answer's start."""
-    text = tokenizer.apply_chat_template([{"role": "user", "content": request}], add_generation_prompt=True,
-                                         tokenize=False) + assistant_prefix
-    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False)
-    return inputs.to(device) if device is not None else inputs
+def chat_inputs(tokenizer, request: str, assistant_prefix: str = "", *, model=None) -> dict:
+    """Model inputs (input_ids + attention_mask) for one user request, optionally with the answer's start,
+    on ``model``'s input device (``generation.prepare_inputs``, the course's one path to model inputs)."""
+    from .generation import prepare_inputs
+    messages = [{"role": "user", "content": request}]
+    if assistant_prefix:
+        messages.append({"role": "assistant", "content": assistant_prefix})  # continued, not closed
+    return prepare_inputs(tokenizer, messages, model=model, name="request")
 
 
 def compare_outputs(peft_model, tokenizer, requests: list[str], max_new_tokens: int = 64) -> list[dict]:
@@ -234,7 +236,7 @@ def compare_outputs(peft_model, tokenizer, requests: list[str], max_new_tokens: 
     import torch
     rows = []
     for request in requests:
-        inputs = chat_inputs(tokenizer, request, device=peft_model.device)
+        inputs = chat_inputs(tokenizer, request, model=peft_model)
         answers = {}
         with torch.no_grad():
             with peft_model.disable_adapter():
@@ -252,18 +254,18 @@ def house_style(answer: str) -> dict:
     return {"type_hints": bool(match and match.group(1)), "docstring": bool(match and match.group(2))}
 
 
-def next_token_probs(peft_model, tokenizer, request: str, assistant_prefix: str = "", k: int = 8) -> list[dict]:
+def next_token_probs(peft_model, tokenizer, request: str, assistant_prefix: str = "", n: int = 8) -> list[dict]:
     """Top next tokens after the prompt, base (adapter disabled) vs adapter, as probabilities.
 
-    Rows cover the union of both top-``k`` lists, sorted by the larger of the two probabilities.
+    Rows cover the union of both top-``n`` lists, sorted by the larger of the two probabilities.
     """
     import torch
-    inputs = chat_inputs(tokenizer, request, assistant_prefix, device=peft_model.device)
+    inputs = chat_inputs(tokenizer, request, assistant_prefix, model=peft_model)
     with torch.no_grad():
         with peft_model.disable_adapter():
-            base = peft_model(**inputs).logits[0, -1].float().softmax(-1)
-        adapted = peft_model(**inputs).logits[0, -1].float().softmax(-1)
-    ids = dict.fromkeys(adapted.topk(k).indices.tolist() + base.topk(k).indices.tolist())
+            base = peft_model(**inputs).logits[0, -1].float().softmax(-1).cpu()
+        adapted = peft_model(**inputs).logits[0, -1].float().softmax(-1).cpu()
+    ids = dict.fromkeys(adapted.topk(n).indices.tolist() + base.topk(n).indices.tolist())
     rows = [{"token": tokenizer.decode([i]), "token_id": i, "base": base[i].item(), "adapter": adapted[i].item()}
             for i in ids]
     return sorted(rows, key=lambda row: -max(row["base"], row["adapter"]))

@@ -90,15 +90,12 @@ def generate_answers(model, tokenizer, chats: list[list[dict]], *, n: int = 1, t
     """
     import torch
 
+    from .generation import prepare_batch  # imports transformers: only when generating
+
     temperature = float(temperature)
     if temperature < 0:
         raise ValueError(f"`temperature` must be >= 0, got {temperature}; 0 means greedy")
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"  # decoder-only: pad on the left
-    try:
-        inputs = tokenizer.apply_chat_template(chats, add_generation_prompt=True, padding=True,
-                                               return_tensors="pt", return_dict=True)
-    finally:
-        tokenizer.padding_side = side
+    inputs = prepare_batch(tokenizer, chats, model=model)  # left-padded, on the model's input device
     sampling = (dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0, num_return_sequences=n)
                 if temperature > 0 else dict(do_sample=False))
     torch.manual_seed(seed)

@@ -17,21 +17,13 @@ import traceback
 
 import torch
 
-from . import sampling
+from . import generation, sampling
 from .plots import token_label
 
 EXPLORER_CLASS = "deepcoder-explorer"       # the whole widget
 PLOT_CLASS = "deepcoder-explorer-plot"      # the live chart (an HTML widget holding an <svg>)
 SAMPLES_CLASS = "deepcoder-explorer-samples"  # the sampled continuations, side by side
 ROW, LABEL_W, BAR_W = 20, 130, 400           # chart geometry in px: fixed, so the picture never changes size
-
-
-def _inputs(tokenizer, prompt):
-    """Model inputs for a prompt: a user request (str) or messages; a final assistant message is continued."""
-    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
-    continues = messages[-1]["role"] == "assistant"
-    return tokenizer.apply_chat_template(messages, add_generation_prompt=not continues,
-                                         continue_final_message=continues, return_dict=True, return_tensors="pt")
 
 
 def _label(prompt) -> str:
@@ -142,9 +134,11 @@ class Explorer:
         """Make ``prompt`` current: one forward pass the first time, the cached logits after."""
         key = json.dumps(prompt)
         if key not in self._cache:
-            inputs = _inputs(self.tokenizer, prompt)
+            # a request (str) is one user message; messages ending with the assistant's are continued
+            inputs = generation.prepare_inputs(self.tokenizer, generation.chat_messages(prompt), model=self.model,
+                                               name="prompt")
             with torch.no_grad():
-                logits = self.model(**inputs).logits[0, -1].float()
+                logits = self.model(**inputs).logits[0, -1].float().cpu()  # the sliders' maths runs on the CPU
             self.forward_passes += 1
             ids = logits.topk(self.n).indices
             self._cache[key] = (prompt, inputs, logits, ids, [token_label(self.tokenizer, i) for i in ids.tolist()],

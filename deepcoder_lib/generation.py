@@ -84,28 +84,74 @@ def context_length(model) -> int:
     return int(getattr(model.config, "max_position_embeddings", 0) or 2 ** 31)
 
 
-def prepare_inputs(tokenizer, prompt_or_messages, *, name: str = "prompt_or_messages"):
-    """``{"input_ids", "attention_mask"}`` (batch of 1) for a raw string or a list of chat messages.
+def input_device(model) -> torch.device:
+    """Where a model's inputs go: the device of its input embeddings.
 
-    Messages go through the chat template with ``add_generation_prompt=True`` so the model starts
-    its answer as the assistant; a string is tokenized as it is (a raw prompt, no template).
+    With ``device_map="auto"`` the layers may sit on several GPUs (and the CPU); accelerate's hooks
+    move the activations from layer to layer, but the ids must start where the embeddings are.
     """
+    return model.get_input_embeddings().weight.device
+
+
+def _as_tensors(encoding, device) -> dict:
+    """``input_ids`` and ``attention_mask`` as tensors made directly on ``device`` (batch dimension first)."""
+    batch = {key: encoding[key] for key in ("input_ids", "attention_mask")}
+    if batch["input_ids"] and isinstance(batch["input_ids"][0], int):  # one sequence: add the batch dimension
+        batch = {key: [value] for key, value in batch.items()}
+    return {key: torch.tensor(value, dtype=torch.long, device=device) for key, value in batch.items()}
+
+
+def _check_messages(messages, name: str) -> list[dict]:
+    if not messages or not all(isinstance(m, dict) and {"role", "content"} <= m.keys() for m in messages):
+        raise ValueError(f"`{name}` must be a non-empty list of {{'role': ..., 'content': ...}} dicts, "
+                         f"got {messages!r}")
+    if not any(str(m["content"]).strip() for m in messages):
+        raise ValueError(f"`{name}` has only empty messages; write a request in 'content'")
+    return list(messages)
+
+
+def prepare_inputs(tokenizer, prompt_or_messages, *, model=None, device=None, name: str = "prompt_or_messages"):
+    """``{"input_ids", "attention_mask"}`` (batch of 1) for a raw prompt or a list of chat messages.
+
+    The one path from text to model inputs: every helper in the course calls it. The tensors are made on
+    ``input_device(model)`` (or ``device``; the CPU when neither is given), so a model on a GPU, on Apple's
+    MPS or spread by ``device_map="auto"`` gets its inputs where its embeddings are.
+
+    Messages go through the chat template with ``add_generation_prompt=True`` so the model starts its answer
+    as the assistant; if the last message is the assistant's, its text is continued instead (the answer's
+    start, e.g. "```python\ndef cube(x"). A string is tokenized as it is (a raw prompt, no template).
+    """
+    device = input_device(model) if model is not None else torch.device(device or "cpu")
     if isinstance(prompt_or_messages, str):
         if not prompt_or_messages.strip():
             raise ValueError(f"`{name}` is an empty string; give the model something to continue, "
                              "e.g. 'def circle_area(radius):'")
-        return tokenizer(prompt_or_messages, return_tensors="pt")
+        return _as_tensors(tokenizer(prompt_or_messages), device)
     if isinstance(prompt_or_messages, (list, tuple)):
-        if not prompt_or_messages or not all(isinstance(m, dict) and {"role", "content"} <= m.keys()
-                                             for m in prompt_or_messages):
-            raise ValueError(f"`{name}` must be a non-empty list of {{'role': ..., 'content': ...}} dicts, "
-                             f"got {prompt_or_messages!r}")
-        if not any(str(m["content"]).strip() for m in prompt_or_messages):
-            raise ValueError(f"`{name}` has only empty messages; write a request in 'content'")
-        return tokenizer.apply_chat_template(list(prompt_or_messages), add_generation_prompt=True,
-                                             return_tensors="pt", return_dict=True)
+        messages = _check_messages(prompt_or_messages, name)
+        continues = messages[-1]["role"] == "assistant"
+        encoding = tokenizer.apply_chat_template(messages, add_generation_prompt=not continues,
+                                                 continue_final_message=continues, return_dict=True)
+        return _as_tensors(encoding, device)
     raise ValueError(f"`{name}` must be a string (raw prompt) or a list of chat messages, "
                      f"got {type(prompt_or_messages).__name__}")
+
+
+def prepare_batch(tokenizer, chats, *, model=None, device=None) -> dict:
+    """Model inputs for several chats at once, padded on the left (a decoder-only model continues the right end).
+
+    Same rules and device as ``prepare_inputs``; ``chats`` is a list of message lists.
+    """
+    if not isinstance(chats, (list, tuple)) or not chats:
+        raise ValueError(f"`chats` must be a non-empty list of message lists, got {chats!r}")
+    chats = [_check_messages(chat, f"chats[{i}]") for i, chat in enumerate(chats)]
+    device = input_device(model) if model is not None else torch.device(device or "cpu")
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    try:
+        encoding = tokenizer.apply_chat_template(chats, add_generation_prompt=True, padding=True, return_dict=True)
+    finally:
+        tokenizer.padding_side = side
+    return _as_tensors(encoding, device)
 
 
 def _check_fits(model, n_prompt: int, max_new_tokens: int = 0, name: str = "prompt_or_messages") -> None:
@@ -123,17 +169,18 @@ def next_token_logits(model, tokenizer, prompt_or_messages) -> torch.Tensor:
     One forward pass over the whole prompt; the logits at the last position score every
     vocabulary entry as the next token. Softmax turns them into probabilities.
     """
-    inputs = prepare_inputs(tokenizer, prompt_or_messages)
+    inputs = prepare_inputs(tokenizer, prompt_or_messages, model=model)
     _check_fits(model, inputs["input_ids"].shape[1])
-    return model(**inputs).logits[0, -1].float()
+    return model(**inputs).logits[0, -1].float().cpu()  # shown to the learner: back on the CPU
 
 
-def top_candidates(logits: torch.Tensor, tokenizer, k: int = 10) -> list[dict]:
-    """The ``k`` most likely next tokens: rank, token_id, token (as text), prob (after softmax), logit."""
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise ValueError(f"`k` must be a positive integer, got {k!r}")
-    probs = torch.softmax(logits.float(), dim=-1)
-    top = torch.topk(probs, min(k, probs.numel()))
+def top_candidates(logits: torch.Tensor, tokenizer, n: int = 10) -> list[dict]:
+    """The ``n`` most likely next tokens: rank, token_id, token (as text), prob (after softmax), logit."""
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"`n` (how many candidates to show) must be a positive integer, got {n!r}")
+    logits = logits.detach().float().cpu()
+    probs = torch.softmax(logits, dim=-1)
+    top = torch.topk(probs, min(n, probs.numel()))
     return [{"rank": r + 1, "token_id": int(i), "token": tokenizer.decode([int(i)]),
              "prob": float(p), "logit": float(logits[i])}
             for r, (p, i) in enumerate(zip(top.values, top.indices))]
@@ -149,6 +196,7 @@ def greedy_by_hand(model, input_ids: torch.Tensor, max_new_tokens: int, *, eos_t
     """
     _check_max_new_tokens(max_new_tokens)
     _check_fits(model, input_ids.shape[1], max_new_tokens, name="input_ids")
+    input_ids = input_ids.to(input_device(model))
     ids, past, step_input = input_ids, None, input_ids
     for _ in range(max_new_tokens):
         out = model(input_ids=step_input, past_key_values=past, use_cache=use_cache)
@@ -171,12 +219,15 @@ def token_probs(model, input_ids: torch.Tensor, prompt_length: int) -> torch.Ten
     """
     if not 0 < prompt_length < input_ids.shape[1]:
         raise ValueError(f"`prompt_length` must be between 1 and {input_ids.shape[1] - 1}, got {prompt_length!r}")
+    input_ids = input_ids.to(input_device(model))
     logprobs = torch.log_softmax(model(input_ids=input_ids).logits[0, :-1].float(), dim=-1)
     targets = input_ids[0, 1:]
-    return logprobs.gather(-1, targets[:, None])[:, 0][prompt_length - 1:].exp()
+    return logprobs.gather(-1, targets[:, None])[:, 0][prompt_length - 1:].exp().cpu()
 
 
-def _generation_kwargs(model, inputs, generation_kwargs: dict) -> dict:
+def generate_kwargs(model, inputs, generation_kwargs: dict) -> dict:
+    """The keyword arguments for ``model.generate``: the course default (greedy, 96 new tokens) under the
+    caller's, with the lengths checked against the model's context."""
     kwargs = {**DEFAULT_GENERATION, **generation_kwargs}
     if kwargs.get("do_sample") and kwargs.get("prompt_lookup_num_tokens"):
         kwargs.pop("prompt_lookup_num_tokens")  # drafting is exact for greedy only; sampling goes plain
@@ -190,7 +241,8 @@ def _generation_kwargs(model, inputs, generation_kwargs: dict) -> dict:
     return kwargs
 
 
-def _messages(request) -> list[dict]:
+def chat_messages(request) -> list[dict]:
+    """A request (str) as one user message; a list of messages as it is."""
     if isinstance(request, str):
         if not request.strip():
             raise ValueError("`request` is an empty string; ask for something, e.g. "
@@ -206,8 +258,8 @@ def generate_code(model, tokenizer, request, **generation_kwargs) -> str:
     ``request`` is a string (sent as one user message) or a list of messages. Keyword arguments
     go to ``model.generate`` on top of ``DEFAULT_GENERATION`` (greedy, 96 new tokens).
     """
-    inputs = prepare_inputs(tokenizer, _messages(request), name="request")
-    kwargs = _generation_kwargs(model, inputs, generation_kwargs)
+    inputs = prepare_inputs(tokenizer, chat_messages(request), model=model, name="request")
+    kwargs = generate_kwargs(model, inputs, generation_kwargs)
     output_ids = model.generate(**inputs, **kwargs)
     return tokenizer.decode(output_ids[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
@@ -232,8 +284,8 @@ def stream_generate(model, tokenizer, request, on_text: Callable[[str], None], *
     ``TextIteratorStreamer`` hands over decoded text at word boundaries. Setting ``stop`` ends the
     generation at the next token (through ``StopOnFlag``). Errors in generate are re-raised here.
     """
-    inputs = prepare_inputs(tokenizer, _messages(request), name="request")
-    kwargs = _generation_kwargs(model, inputs, generation_kwargs)
+    inputs = prepare_inputs(tokenizer, chat_messages(request), model=model, name="request")
+    kwargs = generate_kwargs(model, inputs, generation_kwargs)
     kwargs.pop("prompt_lookup_num_tokens", None)  # the streamer takes one token at a time
     stop = stop if stop is not None else threading.Event()
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=120)

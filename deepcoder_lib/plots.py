@@ -29,7 +29,7 @@ def _axes(ax, figsize):
 
 
 def _vector(probs, name: str) -> torch.Tensor:
-    probs = torch.as_tensor(probs).detach().float()
+    probs = torch.as_tensor(probs).detach().float().cpu()  # a model on a GPU gives CUDA tensors
     if probs.ndim != 1:
         raise ValueError(f"`{name}` must be one distribution of shape (vocab_size,), got shape {tuple(probs.shape)}; "
                          "pick a row, e.g. probs[0]")
@@ -130,7 +130,7 @@ def plot_entropy(logits, temperatures=None, ax=None):
 def plot_draws(token_ids, probs, tokenizer, n: int = 10, ax=None):
     """What ``len(token_ids)`` draws picked (bars) beside what ``probs`` predicts (markers)."""
     probs = _vector(probs, "probs")
-    drawn = torch.as_tensor(token_ids).flatten()
+    drawn = torch.as_tensor(token_ids).flatten().cpu()
     ax = _axes(ax, (7, 3.5))
     counts = torch.bincount(drawn, minlength=probs.numel())
     ids = probs.topk(min(n, sampling.kept_count(probs))).indices  # tokens that can be drawn at all

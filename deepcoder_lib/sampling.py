@@ -191,8 +191,9 @@ def entropy_bits(probs: torch.Tensor) -> torch.Tensor | float:
 def draw(probs: torch.Tensor, num_samples: int = 1, seed: int | None = None) -> torch.Tensor:
     """Token ids drawn from ``probs`` with replacement; the same ``seed`` gives the same draws.
 
-    A seed uses a private generator (seeded like ``torch.manual_seed(seed)``), so the global
+    A seed uses a private generator on the probabilities' device (a CUDA generator draws other numbers
+    than a CPU one for the same seed), seeded like ``torch.manual_seed(seed)``, so the global
     random state that ``generate`` uses is left alone; ``seed=None`` uses the global state.
     """
-    generator = None if seed is None else torch.Generator().manual_seed(int(seed))
+    generator = None if seed is None else torch.Generator(device=probs.device).manual_seed(int(seed))
     return torch.multinomial(probs.float(), num_samples, replacement=True, generator=generator)

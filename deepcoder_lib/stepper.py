@@ -18,11 +18,11 @@ from . import generation
 class Stepper:
     """A prompt grown one chosen token at a time. Each step costs one forward pass of one token."""
 
-    def __init__(self, model, tokenizer, prompt_or_messages, k: int = 8):
-        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-            raise ValueError(f"`k` must be a positive integer, got {k!r}")
-        self.model, self.tokenizer, self.k = model, tokenizer, k
-        self.prompt_ids = generation.prepare_inputs(tokenizer, prompt_or_messages)["input_ids"]
+    def __init__(self, model, tokenizer, prompt_or_messages, n: int = 8):
+        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+            raise ValueError(f"`n` (how many candidates to show) must be a positive integer, got {n!r}")
+        self.model, self.tokenizer, self.n = model, tokenizer, n
+        self.prompt_ids = generation.prepare_inputs(tokenizer, prompt_or_messages, model=model)["input_ids"]
         self.reset()
 
     def reset(self) -> None:
@@ -36,7 +36,7 @@ class Stepper:
         out = self.model(input_ids=new_ids, past_key_values=self._past, use_cache=True)
         self._past = out.past_key_values
         self.logits = out.logits[0, -1].float()
-        self.candidates = generation.top_candidates(self.logits, self.tokenizer, self.k)
+        self.candidates = generation.top_candidates(self.logits, self.tokenizer, self.n)
 
     def choose(self, token_id: int | None = None) -> dict:
         """Append ``token_id`` (None: the most likely one) and compute the next candidates."""
@@ -44,7 +44,7 @@ class Stepper:
         if not 0 <= token_id < self.logits.numel():
             raise ValueError(f"`token_id` must be in [0, {self.logits.numel()}), got {token_id}")
         prob = float(torch.softmax(self.logits, -1)[token_id])
-        new = torch.tensor([[token_id]])
+        new = torch.tensor([[token_id]], device=self.input_ids.device)
         self.input_ids = torch.cat([self.input_ids, new], dim=-1)
         self._forward(new)
         return {"token_id": token_id, "token": self.tokenizer.decode([token_id]), "prob": prob}
@@ -80,7 +80,7 @@ def plot_top_candidates(candidates: list[dict], ax=None):
     return ax
 
 
-def step_through_widget(model, tokenizer, prompt_or_messages, k: int = 8):
+def step_through_widget(model, tokenizer, prompt_or_messages, n: int = 8):
     """Prompt + candidates as bars + a choice of the next token + a "next token" button.
 
     Returns an ``ipywidgets.VBox`` with ``.stepper``, ``.choice`` (ToggleButtons of candidate ids,
@@ -89,7 +89,7 @@ def step_through_widget(model, tokenizer, prompt_or_messages, k: int = 8):
     """
     import ipywidgets as widgets
 
-    stepper = Stepper(model, tokenizer, prompt_or_messages, k)
+    stepper = Stepper(model, tokenizer, prompt_or_messages, n)
     text = widgets.HTML()
     bars = widgets.HTML()
     choice = widgets.ToggleButtons(description="next:", style={"button_width": "auto"})
@@ -149,8 +149,8 @@ def confidence_html(tokens: list[str], probs) -> str:
 def confidence_view(model, tokenizer, request, **generation_kwargs):
     """Generate an answer to ``request`` and return ``(HTML, tokens, probs)`` for the confidence view."""
     from IPython.display import HTML
-    inputs = generation.prepare_inputs(tokenizer, generation._messages(request), name="request")
-    kwargs = generation._generation_kwargs(model, inputs, generation_kwargs)
+    inputs = generation.prepare_inputs(tokenizer, generation.chat_messages(request), model=model, name="request")
+    kwargs = generation.generate_kwargs(model, inputs, generation_kwargs)
     with torch.inference_mode():
         output_ids = model.generate(**inputs, **kwargs)
     n_prompt = inputs["input_ids"].shape[1]

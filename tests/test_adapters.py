@@ -186,7 +186,7 @@ def test_train_save_load_merge_roundtrip(model, small_copy, tokenizer, tmp_path)
 def test_next_token_probs_and_compare_outputs(small_copy, tokenizer):
     peft_model = A.add_lora(small_copy, r=4)
     request = "Write a Python function that returns the cube of a number."
-    rows = A.next_token_probs(peft_model, tokenizer, request, "```python\ndef cube(x", k=5)
+    rows = A.next_token_probs(peft_model, tokenizer, request, "```python\ndef cube(x", n=5)
     # a fresh adapter is the identity: same distribution both ways, and it matches a plain forward pass
     assert all(abs(r["base"] - r["adapter"]) < 1e-6 for r in rows)
     inputs = A.chat_inputs(tokenizer, request, "```python\ndef cube(x")

@@ -47,8 +47,8 @@ def test_prompt_plus_new_tokens_longer_than_context(model, tokenizer):
         generation.generate_code(model, tokenizer, REQUEST, max_new_tokens=9000)
 
 
-def test_top_candidates_k(tokenizer):
-    with pytest.raises(ValueError, match="`k` must be a positive integer, got 0"):
+def test_top_candidates_n(tokenizer):
+    with pytest.raises(ValueError, match=r"`n` \(how many candidates to show\) must be a positive integer, got 0"):
         generation.top_candidates(torch.zeros(10), tokenizer, 0)
 
 
@@ -87,7 +87,7 @@ def test_next_token_logits_match_a_forward_pass(model, tokenizer):
 @pytest.mark.slow
 def test_top_candidates_are_sorted_probabilities(model, tokenizer):
     logits = generation.next_token_logits(model, tokenizer, "def circle_area(radius):\n    return")
-    cands = generation.top_candidates(logits, tokenizer, k=5)
+    cands = generation.top_candidates(logits, tokenizer, n=5)
     probs = [c["prob"] for c in cands]
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0 + 1e-6
     assert cands[0]["token_id"] == int(logits.argmax())

@@ -55,7 +55,7 @@ def test_plot_top_candidates_labels_axes():
 
 @pytest.mark.slow
 def test_stepper_greedy_steps_equal_generate(model, tokenizer):
-    s = stepper.Stepper(model, tokenizer, PROMPT, k=5)
+    s = stepper.Stepper(model, tokenizer, PROMPT, n=5)
     for _ in range(6):
         s.choose()
     inputs = generation.prepare_inputs(tokenizer, PROMPT)
@@ -66,7 +66,7 @@ def test_stepper_greedy_steps_equal_generate(model, tokenizer):
 
 @pytest.mark.slow
 def test_widget_next_button_and_non_top_choice(model, tokenizer):
-    w = stepper.step_through_widget(model, tokenizer, PROMPT, k=5)
+    w = stepper.step_through_widget(model, tokenizer, PROMPT, n=5)
     top, second = w.stepper.candidates[0], w.stepper.candidates[1]
     assert w.choice.value == top["token_id"] and len(w.choice.options) == 5
     assert "(nothing generated yet)" in w.text.value
@@ -89,7 +89,7 @@ def test_widget_next_button_and_non_top_choice(model, tokenizer):
 
 @pytest.mark.slow
 def test_stepper_rejects_token_outside_vocabulary(model, tokenizer):
-    s = stepper.Stepper(model, tokenizer, "def f():", k=3)
+    s = stepper.Stepper(model, tokenizer, "def f():", n=3)
     with pytest.raises(ValueError, match="`token_id` must be in"):
         s.choose(10 ** 6)
 
