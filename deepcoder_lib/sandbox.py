@@ -17,22 +17,26 @@ With bubblewrap (``sandbox_level == "bwrap"``, Linux where bubblewrap can create
   * a read-only view of the system; home folders, /root, /tmp, /var/tmp and /run (so no Docker or
     D-Bus socket) replaced by empty RAM folders of at most ``disk_mb`` each, as is a private,
     writable /dev/shm (``multiprocessing`` works); only the Python installation is mapped back;
-  * a new, empty session keyring; no nested user namespaces (a seccomp filter, and bubblewrap's
-    ``--disable-userns`` where bubblewrap runs unprivileged), a new terminal session;
+  * a new, empty session keyring; no nested user namespaces (a seccomp filter on x86_64 and
+    aarch64, plus bubblewrap's ``--disable-userns`` where bubblewrap >= 0.8 runs unprivileged);
+    a new terminal session;
   * as root: the code runs as user ``nobody`` with no capabilities;
   * rlimits: CPU seconds, address space (``memory_mb``), processes, file size, open files.
 Without it (``sandbox_level == "fallback"``) the code runs as YOU: with network access and your
 user's access to your files. ``run_code`` then warns (a ``SandboxWarning`` and ``RunResult.warning``).
 On Linux the rlimits still apply and the run's first process is a child subreaper, so even a
 double-forked daemon is killed. On macOS the address-space limit is not enforced by the kernel and
-on Windows there are no rlimits at all: memory and processes are limited by the watchdog only.
+on Windows there are no rlimits at all: memory and processes are limited by the watchdog only,
+and a process that leaves the tree (a double fork) and clears its environment can outlive the run.
 What it never protects against: kernel exploits, a CPU-hungry run slowing the rest of the machine
 until its timeout, memory spikes shorter than the watchdog's 50 ms, and bugs in bubblewrap itself.
-Treat it as a seat belt, not a vault.
+There is no cgroup: the memory and process caps of the whole run are the watchdog's (plus the
+per-process rlimits). Treat it as a seat belt, not a vault.
 """
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -41,7 +45,6 @@ import sys
 import tempfile
 import uuid
 import warnings
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,7 +156,9 @@ def isolation_status() -> tuple[str, str]:
     """("bwrap" | "fallback", one line for people): what ``run_code`` gives on this machine, and the fix."""
     ok, why = sandbox_bwrap.probe()
     if ok:
-        return "bwrap", f"{why}: model-written code runs without network, your files or your keys"
+        gap = "" if sandbox_bwrap.seccomp_program() is not None or sandbox_bwrap.version() >= (0, 8, 0) else \
+            " (nested user namespaces are NOT blocked on this CPU with this bubblewrap: upgrade to >= 0.8)"
+        return "bwrap", f"{why}: model-written code runs without network, your files or your keys{gap}"
     if sys.platform == "linux" and "cannot create its namespaces" in why:
         fix = ("allow unprivileged user namespaces for bwrap (Ubuntu 24.04: an AppArmor profile for "
                "/usr/bin/bwrap, or `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`)")
