@@ -2,49 +2,70 @@
 
 ``extract_code`` pulls the code out of a model's answer; ``run_code`` runs it and returns a
 ``RunResult``. ``webcheck.py`` builds the Flask/HTML checks on top, ``evaluation.py`` the task suite.
+``sandbox_bwrap.py`` builds the bubblewrap command, ``sandbox_tree.py`` starts, watches and kills
+the run's process tree.
 
-What a run gets (``sandbox_level == "bwrap"``, Linux with bubblewrap installed):
+Every run, everywhere: a fresh scratch folder as working directory, a minimal environment, stdin
+fed and output captured up to ``max_output`` characters, a wall-clock ``timeout``, and a psutil
+watchdog that kills the whole process tree when its summed RSS passes ``memory_mb`` or it holds more
+than ``max_processes`` processes (it looks every 50 ms, so a run can overshoot briefly). When the run
+ends, every process it started is killed and the scratch folder removed.
+
+With bubblewrap (``sandbox_level == "bwrap"``, Linux where bubblewrap can create namespaces):
   * new network, PID, IPC and UTS namespaces: no network at all (not even the host's loopback),
     and when the run ends every process it started dies with its namespace;
-  * a read-only view of the system; home folders, /root, /tmp and /var/tmp replaced by empty
-    folders (only the Python installation is mapped back), a fresh /proc and /dev;
-  * a size-limited scratch folder (``/tmp/sandbox``, in RAM, ``disk_mb``) as the working directory;
+  * a read-only view of the system; home folders, /root, /tmp, /var/tmp and /run (so no Docker or
+    D-Bus socket) replaced by empty RAM folders of at most ``disk_mb`` each, as is a private,
+    writable /dev/shm (``multiprocessing`` works); only the Python installation is mapped back;
+  * a new, empty session keyring; no nested user namespaces (a seccomp filter on x86_64 and
+    aarch64, plus bubblewrap's ``--disable-userns`` where bubblewrap >= 0.8 runs unprivileged);
+    a new terminal session;
   * as root: the code runs as user ``nobody`` with no capabilities;
-  * resource limits: CPU seconds, address space (``memory_mb``), processes, file size, open files;
-  * a minimal environment, a wall-clock ``timeout`` after which the whole session is SIGKILLed,
-    and captured output capped at ``max_output`` characters.
-Without bubblewrap (macOS, Windows, locked-down Linux) ``run_code`` falls back openly
-(``sandbox_level == "fallback"``, ``warning`` says so): same limits, timeout, scratch folder and
-clean-up, but NO network isolation and the code can read and write whatever your user can.
+  * rlimits: CPU seconds, address space (``memory_mb``), processes, file size, open files.
+Without it (``sandbox_level == "fallback"``) the code runs as YOU: with network access and your
+user's access to your files. ``run_code`` then warns (a ``SandboxWarning`` and ``RunResult.warning``).
+On Linux the rlimits still apply and the run's first process is a child subreaper, so even a
+double-forked daemon is killed. On macOS the address-space limit is not enforced by the kernel and
+on Windows there are no rlimits at all: memory and processes are limited by the watchdog only,
+and a process that leaves the tree (a double fork) and clears its environment can outlive the run.
 What it never protects against: kernel exploits, a CPU-hungry run slowing the rest of the machine
-until its timeout, and bugs in bubblewrap itself. Treat it as a seat belt, not a vault.
+until its timeout, memory spikes shorter than the watchdog's 50 ms, and bugs in bubblewrap itself.
+There is no cgroup: the memory and process caps of the whole run are the watchdog's (plus the
+per-process rlimits). Treat it as a seat belt, not a vault.
 """
 from __future__ import annotations
 
 import ast
-import functools
 import json
 import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import sandbox_bwrap, sandbox_tree
 
 NOBODY = 65534
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.S | re.M)
 _ALIASES = {"python": {"python", "py", "python3", "py3"}, "html": {"html", "htm"},
             "javascript": {"javascript", "js"}}
 _CODE_START = re.compile(r"^(def |class |import |from \S+ import |@\w|async def |if __name__|[A-Za-z_]\w* = )")
-_SIGNALS = {signal.SIGKILL: "killed (SIGKILL): memory, CPU or process limit, or the timeout",
-            signal.SIGXCPU: "killed (SIGXCPU): CPU-time limit", signal.SIGXFSZ: "killed (SIGXFSZ): file-size limit",
-            signal.SIGSEGV: "crashed (SIGSEGV)"}
+_SIGNALS = {getattr(signal, name): text for name, text in (
+    ("SIGKILL", "killed (SIGKILL): memory, CPU or process limit, or the timeout"),
+    ("SIGXCPU", "killed (SIGXCPU): CPU-time limit"), ("SIGXFSZ", "killed (SIGXFSZ): file-size limit"),
+    ("SIGSEGV", "crashed (SIGSEGV)")) if hasattr(signal, name)}
+ISOLATIONS = ("auto", "bwrap", "fallback")
+
+
+class SandboxWarning(UserWarning):
+    """Model-written code ran with less isolation than bubblewrap gives (see the module docstring)."""
+
+
 
 
 def extract_code(text: str, language: str = "python") -> str:
@@ -85,9 +106,10 @@ def _parses(source: str) -> bool:
         return False
 
 
+
 @dataclass
 class RunResult:
-    """What happened when code ran: ``ok`` means exit status 0, in time, output not cut."""
+    """What happened when code ran: ``ok`` means exit status 0, in time, within every limit."""
     returncode: int | None
     stdout: str
     stderr: str
@@ -96,10 +118,13 @@ class RunResult:
     duration: float = 0.0
     sandbox_level: str = "bwrap"  # "bwrap" (namespaces + limits) or "fallback" (limits only)
     warning: str = ""
+    memory_exceeded: bool = False  # the watchdog killed the tree: its RSS summed over memory_mb
+    processes_exceeded: bool = False  # the watchdog killed the tree: more than max_processes
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0 and not self.timed_out and not self.output_truncated
+        return (self.returncode == 0 and not self.timed_out and not self.output_truncated
+                and not self.memory_exceeded and not self.processes_exceeded)
 
     @property
     def verdict(self) -> str:
@@ -107,6 +132,10 @@ class RunResult:
             return "timed out: killed after the time limit"
         if self.output_truncated:
             return "too much output: killed at the output limit"
+        if self.memory_exceeded:
+            return "killed: its processes together used more than memory_mb"
+        if self.processes_exceeded:
+            return "killed: it started more than max_processes processes"
         if self.returncode == 0:
             return "ok"
         if self.returncode is not None and self.returncode < 0:
@@ -118,68 +147,35 @@ class RunResult:
         return f"RunResult({self.verdict}, {self.duration:.2f} s, sandbox={self.sandbox_level})"
 
 
-@functools.lru_cache(maxsize=1)
 def bwrap_available() -> bool:
     """Is bubblewrap installed AND allowed to create namespaces here? (checked once, by trying)"""
-    exe = shutil.which("bwrap")
-    if exe is None or sys.platform != "linux":
-        return False
-    try:
-        probe = subprocess.run([exe, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--", "true"],
-                               capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return probe.returncode == 0
+    return sandbox_bwrap.probe()[0]
 
 
-# Runs inside the sandbox as the first process: copy inputs, set limits, drop root, exec the code.
-_BOOT = r"""
-import json, os, resource, shutil, sys
-cfg = json.loads(sys.argv[1])
-if cfg["copy_from"]:
-    shutil.copytree(cfg["copy_from"], cfg["work"], dirs_exist_ok=True)
-    os.chmod(cfg["work"], 0o777)
-os.chdir(cfg["work"])
-for name, (soft, hard) in cfg["limits"].items():
-    resource.setrlimit(getattr(resource, name), (soft, hard))
-if os.getuid() == 0 and cfg["uid"] is not None:
-    os.setgroups([]); os.setgid(cfg["uid"]); os.setuid(cfg["uid"])
-os.execv(cfg["python"], [cfg["python"], "-B", "main.py", *cfg["args"]])
-"""
+def isolation_status() -> tuple[str, str]:
+    """("bwrap" | "fallback", one line for people): what ``run_code`` gives on this machine, and the fix."""
+    ok, why = sandbox_bwrap.probe()
+    if ok:
+        gap = "" if sandbox_bwrap.seccomp_program() is not None or sandbox_bwrap.version() >= (0, 8, 0) else \
+            " (nested user namespaces are NOT blocked on this CPU with this bubblewrap: upgrade to >= 0.8)"
+        return "bwrap", f"{why}: model-written code runs without network, your files or your keys{gap}"
+    if sys.platform == "linux" and "cannot create its namespaces" in why:
+        fix = ("allow unprivileged user namespaces for bwrap (Ubuntu 24.04: an AppArmor profile for "
+               "/usr/bin/bwrap, or `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`)")
+    elif sys.platform == "linux":
+        fix = "install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap)"
+    else:
+        fix = "use WSL2 (Windows) or a Linux machine with bubblewrap for isolation"
+    return "fallback", f"{why}: {_missing()}; fix: {fix}"
 
 
-def _hidden_dirs() -> list[str]:
-    home = os.path.realpath(os.path.expanduser("~"))
-    dirs = {home, "/root", "/home", "/tmp", "/var/tmp", "/run/user"}
-    return sorted(d for d in dirs if d != "/" and os.path.isdir(d))
-
-
-def _bwrap_command(scratch: str, disk_mb: int) -> list[str]:
-    size = str(disk_mb * 1024 * 1024)
-    args = [shutil.which("bwrap"), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
-    hidden = _hidden_dirs()
-    for d in hidden:
-        args += ["--perms", "1777", "--size", size, "--tmpfs", d] if d == "/tmp" else ["--tmpfs", d]
-    python_dirs = {sys.prefix, os.path.realpath(sys.base_prefix), os.path.dirname(os.path.realpath(sys.executable))}
-    made = set(hidden)
-    for path in sorted(python_dirs):  # map the Python installation back where a hidden folder covers it
-        if not any(path == d or path.startswith(d + "/") for d in hidden):
-            continue
-        parent = os.path.dirname(path)
-        missing = []
-        while parent not in made and parent != "/":
-            missing.append(parent)
-            parent = os.path.dirname(parent)
-        for d in reversed(missing):
-            args += ["--perms", "0755", "--dir", d]
-            made.add(d)
-        args += ["--ro-bind", path, path]
-        made.add(path)
-    args += ["--ro-bind", scratch, "/tmp/.input", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-             "--die-with-parent", "--new-session", "--chdir", "/tmp"]
-    if os.getuid() == 0:
-        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # only to become nobody, then dropped
-    return args + ["--"]
+def _missing() -> str:
+    what = "model-written code runs as you, WITH network access and your files"
+    if sys.platform == "darwin":
+        return what + "; memory is only watched (macOS does not enforce RLIMIT_AS)"
+    if os.name == "nt":
+        return what + "; memory and processes are only watched (Windows has no rlimits)"
+    return what
 
 
 def _own_process_count() -> int:
@@ -212,11 +208,12 @@ def _check_positive(name: str, value, hint: str) -> None:
 
 def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_processes: int = 32,
              disk_mb: int = 32, max_output: int = 100_000, files: dict[str, str] | None = None,
-             args: tuple[str, ...] = (), stdin: str = "", isolation: str = "auto") -> RunResult:
+             args: tuple[str, ...] = (), stdin: str = "", isolation: str | None = None) -> RunResult:
     """Run ``code`` as ``main.py`` in a fresh scratch folder, isolated as the module docstring says.
 
     ``files`` adds more files next to it (name -> text). ``isolation``: "auto" (bubblewrap if it
-    works here, else the fallback), "bwrap" (refuse to run without it) or "fallback".
+    works here, else the fallback, with a ``SandboxWarning``), "bwrap" (refuse to run without it)
+    or "fallback"; None reads the environment variable DEEPCODER_SANDBOX (default "auto").
     Every run ends within ``timeout`` plus about a second, and leaves no process or file behind.
     """
     if not isinstance(code, str):
@@ -225,91 +222,63 @@ def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_proc
     for name, value in (("memory_mb", memory_mb), ("max_processes", max_processes), ("disk_mb", disk_mb),
                         ("max_output", max_output)):
         _check_positive(name, value, "the limits are whole numbers such as 512")
-    if isolation not in ("auto", "bwrap", "fallback"):
+    if isolation is None:
+        isolation = os.environ.get("DEEPCODER_SANDBOX", "auto") or "auto"
+        if isolation not in ISOLATIONS:
+            raise ValueError(f"the environment variable DEEPCODER_SANDBOX must be 'auto', 'bwrap' or 'fallback', "
+                             f"got {isolation!r}; unset it for 'auto'")
+    if isolation not in ISOLATIONS:
         raise ValueError(f"`isolation` must be 'auto', 'bwrap' or 'fallback', got {isolation!r}")
     use_bwrap = isolation != "fallback" and bwrap_available()
     if isolation == "bwrap" and not use_bwrap:
-        raise RuntimeError("bubblewrap is not available here: install it (Debian/Ubuntu: apt-get install bubblewrap) "
+        raise RuntimeError(f"{sandbox_bwrap.probe()[1]}: install it (Debian/Ubuntu: apt-get install bubblewrap) "
                            "or pass isolation='fallback' to run with resource limits only")
+    root = hasattr(os, "getuid") and os.getuid() == 0
     scratch = tempfile.mkdtemp(prefix="deepcoder-run-")
     token = uuid.uuid4().hex
+    seccomp_fd = None
     try:
         for name, text in {**(files or {}), "main.py": code}.items():
             if Path(name).is_absolute() or ".." in Path(name).parts:
                 raise ValueError(f"`files` names must be relative, got {name!r}")
             (Path(scratch) / name).parent.mkdir(parents=True, exist_ok=True)
             (Path(scratch) / name).write_text(text, encoding="utf-8")
-        nproc = max_processes if (use_bwrap and os.getuid() == 0) else _own_process_count() + max_processes
+        nproc = max_processes if (use_bwrap and root) or not hasattr(os, "getuid") else \
+            _own_process_count() + max_processes
         cpu = int(timeout) + 1
         limits = {"RLIMIT_CPU": (cpu, cpu + 1), "RLIMIT_AS": (memory_mb << 20,) * 2,
                   "RLIMIT_NPROC": (nproc,) * 2, "RLIMIT_FSIZE": (disk_mb << 20,) * 2,
                   "RLIMIT_NOFILE": (64, 64), "RLIMIT_CORE": (0, 0)}
         cfg = {"copy_from": "/tmp/.input" if use_bwrap else None, "work": "/tmp/sandbox" if use_bwrap else scratch,
-               "limits": limits, "uid": NOBODY if use_bwrap else None, "python": sys.executable, "args": list(args)}
-        env = {"PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin", "LANG": "C.UTF-8",
+               "limits": limits, "uid": NOBODY if use_bwrap else None, "python": sys.executable, "args": list(args),
+               "keyctl": sandbox_bwrap.keyctl_syscall() if use_bwrap else None,
+               "reaper": not use_bwrap and sys.platform == "linux"}
+        env = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]), "LANG": "C.UTF-8",
                "HOME": cfg["work"], "TMPDIR": "/tmp" if use_bwrap else scratch, "PYTHONIOENCODING": "utf-8",
                "MPLBACKEND": "Agg", "DEEPCODER_RUN": token}
-        prefix = _bwrap_command(scratch, disk_mb) if use_bwrap else []
-        command = prefix + [sys.executable, "-c", _BOOT, json.dumps(cfg)]
-        result = _supervise(command, env, scratch, timeout, max_output, stdin)
+        if os.name == "nt":  # Python on Windows does not start without SYSTEMROOT
+            env.update({k: os.environ[k] for k in ("SYSTEMROOT", "WINDIR") if k in os.environ},
+                       TEMP=scratch, TMP=scratch)
+        prefix = []
+        if use_bwrap:
+            program = sandbox_bwrap.seccomp_program()
+            if program is not None:  # bwrap reads the filter from a file descriptor: a pipe (96 bytes)
+                seccomp_fd, write_end = os.pipe()
+                os.write(write_end, program)
+                os.close(write_end)
+            prefix = sandbox_bwrap.bwrap_command(scratch, disk_mb, seccomp_fd)
+        command = prefix + [sys.executable, "-c", sandbox_tree.BOOT, json.dumps(cfg)]
+        fields = sandbox_tree.supervise(command, env, scratch, timeout, max_output, stdin, memory_mb, max_processes,
+                                        pass_fds=() if seccomp_fd is None else (seccomp_fd,))
     finally:
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)
         _kill_leftovers(token)
         shutil.rmtree(scratch, ignore_errors=True)
-    result.sandbox_level = "bwrap" if use_bwrap else "fallback"
+    result = RunResult(**fields, sandbox_level="bwrap" if use_bwrap else "fallback")
     if not use_bwrap:
-        result.warning = ("bubblewrap is not available: the code ran with resource limits and a timeout only, "
-                          "WITH network access and your user's access to your files")
+        ok, why = sandbox_bwrap.probe()
+        why = "isolation='fallback' was asked for" if ok else why
+        result.warning = f"bubblewrap is not available ({why}): {_missing()}"
+        warnings.warn(result.warning, SandboxWarning, stacklevel=2)
     return result
-
-
-def _supervise(command, env, cwd, timeout, max_output, stdin) -> RunResult:
-    start = time.monotonic()
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=cwd, env=env, start_new_session=True)
-    captured = {"stdout": bytearray(), "stderr": bytearray()}
-    too_much = threading.Event()
-
-    def kill():
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # the whole session; bwrap's PID namespace takes the rest
-        except ProcessLookupError:
-            pass
-
-    def drain(stream, buffer):
-        while chunk := stream.read1(65536):
-            room = max_output - len(buffer)
-            buffer += chunk[:max(room, 0)]
-            if len(chunk) > room:
-                too_much.set()
-                kill()
-
-    readers = [threading.Thread(target=drain, args=(getattr(proc, n), captured[n]), daemon=True) for n in captured]
-    for reader in readers:
-        reader.start()
-
-    def feed():  # in a thread: a child that never reads stdin must not block us
-        try:
-            proc.stdin.write(stdin.encode())
-            proc.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
-
-    readers.append(threading.Thread(target=feed, daemon=True))
-    readers[-1].start()
-    timed_out = False
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = not too_much.is_set()
-    kill()
-    proc.wait()
-    for reader in readers:
-        reader.join(timeout=1.0)  # a grandchild holding the pipe open must not hang us
-    returncode = proc.returncode
-    if returncode is not None and returncode > 128 and command[0].endswith("bwrap"):
-        returncode = -(returncode - 128)  # bwrap reports a child killed by signal N as 128 + N
-    return RunResult(returncode=None if timed_out else returncode,
-                     stdout=captured["stdout"].decode("utf-8", "replace"),
-                     stderr=captured["stderr"].decode("utf-8", "replace"),
-                     timed_out=timed_out, output_truncated=too_much.is_set(),
-                     duration=time.monotonic() - start)

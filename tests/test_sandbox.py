@@ -14,7 +14,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from deepcoder_lib.sandbox import bwrap_available, extract_code, run_code
+import ctypes
+import platform
+import shutil
+import warnings
+
+from deepcoder_lib import sandbox_bwrap
+from deepcoder_lib.sandbox import SandboxWarning, bwrap_available, extract_code, isolation_status, run_code
 
 needs_bwrap = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap (bwrap) is not usable here")
 ISOLATIONS = [pytest.param("bwrap", marks=needs_bwrap), "fallback"]
@@ -263,3 +269,136 @@ def test_unread_stdin_does_not_block(host_unharmed):
 def test_numpy_imports_under_the_memory_limit():
     result = run_code("import numpy\nprint(numpy.ones(3).sum())", timeout=10)
     assert result.stdout == "3.0\n", result.stderr
+
+
+# ---------------------------------------------------------------- holes on a normal user's laptop
+@needs_bwrap
+def test_host_sockets_under_run_are_hidden(host_unharmed):
+    """A docker.sock or D-Bus socket under /run (and /var/run) is not reachable from the run."""
+    if not os.access("/run", os.W_OK):
+        pytest.skip("cannot create a socket under /run as this user; tested as root in CI")
+    path = f"/run/deepcoder-test-{uuid.uuid4().hex[:8]}.sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(path)
+        server.listen(1)
+        try:
+            code = (f"import os, socket\nfor p in ({path!r}, {path.replace('/run/', '/var/run/', 1)!r}):\n"
+                    f"    s = socket.socket(socket.AF_UNIX)\n    try:\n        s.connect(p)\n        print('CONNECTED')\n"
+                    f"    except OSError as e:\n        print(type(e).__name__)\nprint(sorted(os.listdir('/run')))")
+            result = run_code(code, timeout=5)
+            assert result.stdout == "FileNotFoundError\nFileNotFoundError\n[]\n", result.stdout + result.stderr
+        finally:
+            os.unlink(path)
+
+
+_ADD_KEY = {"x86_64": 248, "aarch64": 217}
+
+
+@needs_bwrap
+@pytest.mark.skipif(platform.machine() not in _ADD_KEY, reason="add_key syscall number unknown on this CPU")
+def test_session_keyring_is_new_and_empty(host_unharmed):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    name = f"deepcoder-test-{uuid.uuid4().hex[:8]}".encode()
+    key = libc.syscall(_ADD_KEY[platform.machine()], b"user", name, b"s3cret", 6, ctypes.c_int(-3))  # session
+    assert key > 0, f"add_key failed, errno {ctypes.get_errno()}"
+    try:
+        assert name.decode() in Path("/proc/keys").read_text()  # visible to us and to our children
+        result = run_code("print(open('/proc/keys').read())", timeout=5)
+        assert result.ok and name.decode() not in result.stdout, result.stdout
+    finally:
+        libc.syscall(sandbox_bwrap.keyctl_syscall(), 21, ctypes.c_long(key))  # KEYCTL_INVALIDATE
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_forked_children_share_one_memory_limit(isolation, host_unharmed):
+    """6 children of 150 MB each stay under a per-process 512 MB limit; the whole run may not."""
+    code = ("import os, time\nfor _ in range(6):\n    if os.fork() == 0:\n        data = b'x' * (150 << 20)\n"
+            "        time.sleep(10)\n        os._exit(0)\nfor _ in range(6):\n    os.wait()\nprint('ALL HELD')")
+    start = time.monotonic()
+    result = run_code(code, timeout=8, memory_mb=512, isolation=isolation)
+    assert result.memory_exceeded and not result.ok and "ALL HELD" not in result.stdout
+    assert "memory_mb" in result.verdict and time.monotonic() - start < 6
+
+
+@needs_bwrap
+def test_dev_shm_is_writable_and_capped(host_unharmed):
+    code = ("n = 0\ntry:\n    for n in range(1, 65):  # many 1 MB files: one big one meets RLIMIT_FSIZE first\n"
+            "        with open(f'/dev/shm/fill{n}', 'wb') as f:\n            f.write(b'0' * (1 << 20))\n"
+            "except OSError as e:\n    print(n, e)")
+    result = run_code(code, timeout=5, disk_mb=8)
+    assert "No space left on device" in result.stdout, result.stdout + result.stderr
+    assert int(result.stdout.split()[0]) <= 9
+
+
+@needs_bwrap
+def test_no_nested_user_namespace(host_unharmed):
+    """A nested user namespace could mount its own, uncapped tmpfs: unshare(CLONE_NEWUSER) must fail."""
+    code = ("import ctypes, subprocess\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "print('unshare', libc.unshare(0x10000000), ctypes.get_errno())\n"
+            "print('cli', subprocess.run(['unshare', '-U', 'true'], capture_output=True).returncode)")
+    result = run_code(code, timeout=5)
+    lines = result.stdout.split("\n")
+    assert lines[0].startswith("unshare -1 "), result.stdout + result.stderr
+    assert shutil.which("unshare") is None or lines[1] != "cli 0", result.stdout
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_multiprocessing_pool_works(isolation, host_unharmed):
+    code = ("from multiprocessing import Pool\nif __name__ == '__main__':\n    with Pool(2) as pool:\n"
+            "        print(pool.map(abs, [-1, -2, -3]))")
+    result = run_code(code, timeout=10, isolation=isolation)
+    assert result.stdout == "[1, 2, 3]\n", result.stderr
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_daemon_with_a_clean_environment_is_killed(isolation, host_unharmed):
+    """Double fork + setsid + an empty environment: no process group, no marker, still killed."""
+    marker = f"deepcoder-daemon-{uuid.uuid4().hex}"
+    code = (f"import os, sys\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+            f"        os.execve(sys.executable, [sys.executable, '-c', 'import time; time.sleep(60)', '{marker}'], {{}})\n"
+            f"    os._exit(0)\nos.wait()\nprint('parent exits')")
+    result = run_code(code, timeout=5, isolation=isolation)
+    assert result.ok, result.stderr
+    time.sleep(0.3)
+    left = [p for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])]
+    for p in left:
+        p.kill()
+    assert left == [], f"a daemon outlived the run: {left}"
+
+
+def test_fallback_warns_loudly(monkeypatch, host_unharmed):
+    with pytest.warns(SandboxWarning, match="runs as you, WITH network access and your files"):
+        result = run_code("print(1)", timeout=5, isolation="fallback")
+    assert result.sandbox_level == "fallback" and "bubblewrap is not available" in result.warning
+    monkeypatch.setenv("DEEPCODER_SANDBOX", "fallback")
+    with pytest.warns(SandboxWarning):
+        assert run_code("print(1)", timeout=5).sandbox_level == "fallback"
+    monkeypatch.setenv("DEEPCODER_SANDBOX", "docker")
+    with pytest.raises(ValueError, match="DEEPCODER_SANDBOX must be 'auto', 'bwrap' or 'fallback', got 'docker'"):
+        run_code("print(1)")
+
+
+@needs_bwrap
+def test_bwrap_runs_do_not_warn(host_unharmed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SandboxWarning)
+        assert run_code("print(1)", timeout=5).warning == ""
+
+
+def test_isolation_status_names_the_fix(tmp_path, monkeypatch):
+    level, message = isolation_status()
+    assert level == ("bwrap" if bwrap_available() else "fallback") and message
+    # a bwrap that is installed but may not create namespaces (Ubuntu 24.04's AppArmor rule) says so
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    sandbox_bwrap.probe.cache_clear()
+    try:
+        level, message = isolation_status()
+        assert level == "fallback"
+        assert "installed but cannot create its namespaces" in message and "AppArmor" in message, message
+        assert "Permission denied" in message
+    finally:
+        sandbox_bwrap.probe.cache_clear()

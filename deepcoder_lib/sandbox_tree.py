@@ -1,0 +1,209 @@
+"""Start, watch and kill one sandboxed run's whole process tree, on Linux, macOS and Windows.
+
+``sandbox.run_code`` decides *what* to run (inside bubblewrap or not); this module runs it:
+``BOOT`` is the first Python process of every run (copy inputs, new session keyring, rlimits where
+the OS has them, drop root, then run ``main.py`` as its child and, on Linux, stay behind as a
+child subreaper that kills every descendant left when ``main.py`` ends, even a double-forked
+``setsid`` daemon). ``supervise`` feeds stdin, caps output, enforces the wall-clock timeout and
+runs a psutil watchdog that sums the RSS and counts the processes of the whole tree, so that six
+forked children cannot hold six times ``memory_mb``, and where rlimits are missing (Windows) or not
+enforced (macOS ``RLIMIT_AS``) memory is still watched. Every platform-specific name sits behind a
+check, so this module imports everywhere.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import psutil
+
+POLL_S = 0.05  # how often the watchdog looks at the tree; a run can overshoot its memory for this long
+
+# Runs as the run's first Python process: inputs, keyring, limits, user, then main.py as a child.
+BOOT = r"""
+import json, os, shutil, sys
+cfg = json.loads(sys.argv[1])
+if cfg["copy_from"]:
+    shutil.copytree(cfg["copy_from"], cfg["work"], dirs_exist_ok=True)
+    os.chmod(cfg["work"], 0o777)
+os.chdir(cfg["work"])
+if cfg["keyctl"]:  # a new, empty session keyring: the caller's keys are no longer ours to read
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    if libc.syscall(cfg["keyctl"], 1, None) < 0:  # KEYCTL_JOIN_SESSION_KEYRING, anonymous
+        sys.exit("sandbox: cannot create a new session keyring, errno %d" % ctypes.get_errno())
+try:
+    import resource
+except ImportError:  # Windows: the parent's watchdog is the only limit
+    resource = None
+for name, (soft, hard) in cfg["limits"].items():
+    if resource is not None and hasattr(resource, name):
+        try:
+            resource.setrlimit(getattr(resource, name), (soft, hard))
+        except (ValueError, OSError):
+            pass  # macOS refuses some values; the watchdog still counts memory and processes
+if hasattr(os, "getuid") and os.getuid() == 0 and cfg["uid"] is not None:
+    os.setgroups([]); os.setgid(cfg["uid"]); os.setuid(cfg["uid"])
+argv = [cfg["python"], "-B", "main.py", *cfg["args"]]
+if not cfg["reaper"] or not hasattr(os, "fork"):
+    if os.name == "nt":  # no exec on Windows: run main.py as a child and pass its status on
+        import subprocess
+        sys.exit(subprocess.call(argv))
+    os.execv(argv[0], argv)
+import ctypes, signal
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans of this run come to us
+pid = os.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)
+status = os.waitpid(pid, 0)[1]
+def descendants():
+    found, todo = [], [os.getpid()]
+    while todo:
+        p = todo.pop()
+        for task in os.listdir(f"/proc/{p}/task") if os.path.isdir(f"/proc/{p}/task") else []:
+            try:
+                kids = [int(k) for k in open(f"/proc/{p}/task/{task}/children").read().split()]
+            except OSError:
+                kids = []
+            found += kids; todo += kids
+    return found
+for _ in range(100):  # stop them all first (a stopped process cannot fork), then kill
+    left = descendants()
+    if not left:
+        break
+    for p in left:
+        try: os.kill(p, signal.SIGSTOP)
+        except OSError: pass
+    for p in descendants():
+        try: os.kill(p, signal.SIGKILL)
+        except OSError: pass
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+sys.stdout.flush()
+if os.WIFSIGNALED(status):
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(status))
+os._exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def process_tree(root: psutil.Process) -> list[psutil.Process]:
+    """``root`` and every process below it (those that still exist)."""
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def kill_tree(root_pid: int) -> None:
+    """Freeze, then kill ``root_pid`` and all its descendants; on POSIX also its process group."""
+    try:
+        root = psutil.Process(root_pid)
+    except psutil.Error:
+        return
+    for _ in range(5):  # suspend first: a stopped process cannot fork a new child behind our back
+        tree = process_tree(root)
+        if not tree:
+            break
+        for p in tree:
+            try:
+                p.suspend()
+            except psutil.Error:
+                pass
+        if len(process_tree(root)) == len(tree):
+            break
+    for p in reversed(process_tree(root)):
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    if hasattr(os, "killpg"):
+        try:
+            os.killpg(root_pid, signal.SIGKILL)  # bwrap's PID namespace then takes everything inside
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def supervise(command, env, cwd, timeout, max_output, stdin, memory_mb, max_processes, pass_fds=()) -> dict:
+    """Run ``command``; return returncode, stdout, stderr and what stopped it, as RunResult fields."""
+    start = time.monotonic()
+    posix = os.name == "posix"
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=cwd, env=env, start_new_session=posix, pass_fds=pass_fds,
+                            creationflags=0 if posix else getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0))
+    captured = {"stdout": bytearray(), "stderr": bytearray()}
+    too_much, over_memory, over_procs, done = (threading.Event() for _ in range(4))
+    lock = threading.Lock()
+
+    def kill():
+        with lock:
+            kill_tree(proc.pid)
+
+    def drain(stream, buffer):
+        while chunk := stream.read1(65536):
+            room = max_output - len(buffer)
+            buffer += chunk[:max(room, 0)]
+            if len(chunk) > room:
+                too_much.set()
+                kill()
+
+    def feed():  # in a thread: a child that never reads stdin must not block us
+        try:
+            proc.stdin.write(stdin.encode())
+            proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+
+    def watch():  # the whole tree's memory and process count, whatever the OS enforces itself
+        try:
+            root = psutil.Process(proc.pid)
+        except psutil.Error:
+            return
+        while not done.wait(POLL_S):
+            tree, rss = process_tree(root), 0
+            for p in tree:
+                try:
+                    rss += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            if rss > memory_mb << 20:
+                over_memory.set()
+            elif len(tree) > max_processes + 3:  # + bwrap, its init and the boot process
+                over_procs.set()
+            else:
+                continue
+            kill()
+            return
+
+    threads = [threading.Thread(target=drain, args=(getattr(proc, n), captured[n]), daemon=True) for n in captured]
+    threads += [threading.Thread(target=feed, daemon=True), threading.Thread(target=watch, daemon=True)]
+    for thread in threads:
+        thread.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = not (too_much.is_set() or over_memory.is_set() or over_procs.is_set())
+    done.set()
+    kill()
+    proc.wait()
+    for thread in threads:
+        thread.join(timeout=1.0)  # a grandchild holding the pipe open must not hang us
+    returncode = proc.returncode
+    if returncode is not None and returncode > 128 and os.path.basename(command[0]).startswith("bwrap"):
+        returncode = -(returncode - 128)  # bwrap reports a child killed by signal N as 128 + N
+    return {"returncode": None if timed_out else returncode, "timed_out": timed_out,
+            "stdout": captured["stdout"].decode("utf-8", "replace"),
+            "stderr": captured["stderr"].decode("utf-8", "replace"),
+            "output_truncated": too_much.is_set(), "memory_exceeded": over_memory.is_set(),
+            "processes_exceeded": over_procs.is_set(), "duration": time.monotonic() - start}
