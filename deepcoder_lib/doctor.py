@@ -168,6 +168,15 @@ def check_accelerator() -> Check:
     return Check("accelerator", OK, f"none: CPU only, {os.cpu_count()} cores (the course is built for this)")
 
 
+def check_course_device() -> Check:
+    """Where the notebooks will put the model (course.device_settings, DEEPCODER_DEVICE overrides)."""
+    from . import course
+    try:
+        return Check("course device", OK, course.describe())
+    except ValueError as e:
+        return Check("course device", FAIL, str(e), "unset DEEPCODER_DEVICE, or set it to cpu")
+
+
 def _nvidia_libs_bytes() -> int:
     """Disk taken by the nvidia-* wheels next to torch (the CUDA build's libraries)."""
     import torch
@@ -208,15 +217,14 @@ def check_hub(timeout: float = 3.0) -> Check:
 
 
 def check_sandbox() -> Check:
-    bwrap = shutil.which("bwrap")
-    if bwrap:
-        return Check("sandbox", OK, f"bubblewrap at {bwrap}: model-written code runs isolated")
-    return Check("sandbox", WARN, "bubblewrap not found: model-written code runs with resource limits only",
-                 "Debian/Ubuntu: sudo apt-get install bubblewrap")
+    """Can model-written code run isolated? bubblewrap present AND able to create its namespaces (tried once)."""
+    from . import sandbox
+    level, message = sandbox.isolation_status()
+    return Check("sandbox", OK if level == "bwrap" else WARN, message)
 
 
 ALL_CHECKS = (check_python, check_packages, check_widgets, check_model, check_memory, check_disk,
-              check_accelerator, check_torch_build, check_hub, check_sandbox)
+              check_accelerator, check_course_device, check_torch_build, check_hub, check_sandbox)
 
 
 def run_checks(load_model: bool = True) -> list[Check]:

@@ -144,3 +144,27 @@ def test_plots_take_what_a_model_returns(tiny, tokenizer):
     probs = sampling.sampling_probs(logits, temperature=0.7, top_k=5)
     plots.plot_top_tokens(logits.softmax(-1), probs, tokenizer, n=5)
     plots.plot_draws(sampling.draw(probs, 20, seed=0), probs, tokenizer, n=5)
+
+
+def test_course_device_settings_on_this_machine(monkeypatch):
+    from deepcoder_lib import course
+    monkeypatch.delenv("DEEPCODER_DEVICE", raising=False)
+    if not torch.cuda.is_available():
+        assert course.device() in ("cpu", "mps")
+    monkeypatch.setenv("DEEPCODER_DEVICE", "cpu")
+    assert course.device_settings() == {}  # the CPU stays the tested default: float32, no device_map
+    assert course.from_pretrained_call() == "AutoModelForCausalLM.from_pretrained(checkpoint)"
+    assert course.describe().startswith("cpu (DEEPCODER_DEVICE)")
+    assert course.from_pretrained_call({"device_map": "auto", "dtype": torch.bfloat16}) == \
+        "AutoModelForCausalLM.from_pretrained(checkpoint, device_map='auto', dtype=torch.bfloat16)"
+
+
+@pytest.mark.parametrize("value,match", [("gpu", r"`DEEPCODER_DEVICE` must be one of auto, cpu, cuda, mps, got 'gpu'"),
+                                         ("cuda", r"torch sees no CUDA device here")])
+def test_course_device_bad_values(monkeypatch, value, match):
+    from deepcoder_lib import course
+    if value == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    monkeypatch.setenv("DEEPCODER_DEVICE", value)
+    with pytest.raises(ValueError, match=match):
+        course.device_settings()

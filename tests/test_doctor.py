@@ -73,3 +73,11 @@ def test_this_machine_has_the_cpu_build():
     if torch.cuda.is_available():
         pytest.skip("a GPU machine")
     assert doctor.check_torch_build().detail.startswith("CPU build")
+
+
+def test_course_device_is_shown_and_a_bad_value_fails(monkeypatch):
+    monkeypatch.delenv("DEEPCODER_DEVICE", raising=False)
+    assert "notebooks load with AutoModelForCausalLM.from_pretrained(checkpoint" in doctor.check_course_device().detail
+    monkeypatch.setenv("DEEPCODER_DEVICE", "tpu")
+    check = doctor.check_course_device()
+    assert check.status == doctor.FAIL and "DEEPCODER_DEVICE" in check.detail and "unset" in check.fix
