@@ -15,6 +15,8 @@ import re
 import warnings
 from pathlib import Path
 
+from .bottleneck import load_bottleneck_adapter  # noqa: F401  (public here: Astraios' parallel adapter)
+
 # peft 0.21.2 (the newest release) reads `model.is_gradient_checkpointing` every time it wraps a model, a
 # property transformers 5.23 deprecated in favour of `is_activation_checkpointing`: one FutureWarning per
 # PeftModel that no argument of ours can avoid. Ignore exactly that message until peft catches up.
@@ -174,17 +176,24 @@ def check_adapter(base_model, adapter_path: str | Path) -> dict:
                "when online). " if hub_like else "Check the spelling, or save an adapter there first with "
                                                  "peft_model.save_pretrained(path). "))
     present = sorted(p.name for p in folder.iterdir())
+    config_path = folder / "adapter_config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    peft_type = str(config.get("peft_type"))
+    if peft_type == "BOTTLENECK":
+        raise AdapterError(
+            f"adapter type 'BOTTLENECK' in {config_path} comes from Astraios' fork of peft 0.6, which mainline "
+            "peft does not implement. A parallel bottleneck adapter (use_parallel_adapter: true, e.g. "
+            "bigcode/astraios-7b-parallel) loads without the fork: "
+            "deepcoder_lib.adapters.load_bottleneck_adapter(base_model, adapter_path). The sequential variants "
+            "(AdapterH, AdapterP) still need the fork.")
     for name in ADAPTER_FILES:
         if not (folder / name).is_file():
             raise AdapterError(f"adapter folder {str(folder)!r} has no {name}; it holds {present}. An adapter "
                                f"folder needs {list(ADAPTER_FILES)} (what peft_model.save_pretrained writes).")
-    config = json.loads((folder / "adapter_config.json").read_text())
-    peft_type = str(config.get("peft_type"))
     if peft_type not in PeftType.__members__:
         raise AdapterError(
-            f"adapter type {peft_type!r} in {folder / 'adapter_config.json'} is not implemented by the installed "
-            "peft. It was made with a modified peft (Astraios' parallel adapter, AdapterH and AdapterP use type "
-            "'BOTTLENECK' from their own fork of peft 0.6); load it with that fork, or use a LoRA adapter.")
+            f"adapter type {peft_type!r} in {config_path} is not implemented by the installed peft; load it with "
+            "the peft that made it, or use a LoRA adapter.")
     modules = dict(base_model.named_modules())
     trained_for = "another base model" + (f" ({config['base_model_name_or_path']!r})"
                                           if config.get("base_model_name_or_path") else "")
