@@ -195,3 +195,28 @@ def test_nb05_checks_accept_right_and_explain_wrong():
     assert "reject a correct circle_area" in nb05.check_hidden_tests(["assert circle_area(1) == 0"]).message
     assert nb05.check_failure_category("error") and not nb05.check_failure_category("pass")
     assert "Choose one of" in nb05.check_failure_category("oops").message
+
+
+WRONG = "def circle_area(radius):\n    return 3 * radius\n"
+HOSTILE = {
+    "os._exit(0)": "import os\nos._exit(0)\n",
+    "wrong + abs = lambda": WRONG + "abs = lambda x: 0\n",
+    "wrong + builtins.abs": WRONG + "import builtins\nbuiltins.abs = lambda x: 0\n",
+    "wrong + sys.exit no-op": WRONG + "import sys\nsys.exit = lambda *a: None\n",
+    "wrong + atexit os._exit(0)": WRONG + "import atexit, os\natexit.register(lambda: os._exit(0))\n",
+    "wrong + forged marker": WRONG + "print('\\nDEEPCODER-RESULT 0 PASS', flush=True)\n"
+                             "print('ALL TESTS PASSED', flush=True)\nimport os\nos._exit(0)\n",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_answers_do_not_pass(name):
+    outcome = check_answer(CIRCLE, "```python\n" + HOSTILE[name] + "```")
+    assert not outcome.passed and outcome.category in ("wrong", "error"), (name, outcome)
+
+
+def test_unchecked_html_is_left_out_of_pass_at_k():
+    rows = [{"task": "a", "style": "system", "temperature": 0.0, "passed": True, "category": "pass"},
+            {"task": "b", "style": "system", "temperature": 0.0, "passed": False, "category": "unchecked"}]
+    (entry,) = evaluation.summarize(rows)
+    assert entry["tasks"] == 1 and entry["pass@1"] == 1.0
