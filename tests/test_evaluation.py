@@ -81,7 +81,7 @@ CIRCLE = load_tasks(["circle_area"])[0]
 @pytest.mark.parametrize("answer, category, reason", [
     ("The area is pi times r squared.", "no_code", "no python code in the answer"),
     ("```python\ndef circle_area(radius):\n    return 2 * 3.14159 * radius\n```", "wrong",
-     "hidden test failed: assert abs(circle_area(1) - math.pi) < 1e-3"),
+     "hidden test failed: assert math.isclose(circle_area(1), math.pi, rel_tol=1e-3)"),
     ("```python\nr = float(input('radius: '))\nprint(3.14 * r * r)\n```", "error", "EOFError"),
     ("```python\ndef area(radius):\n    return 3.14159 * radius ** 2\n```", "wrong", "(NameError)"),
     ("```python\nimport numpy as np\ndef circle_area(r)\n    return np.pi * r**2\n```", "error", "SyntaxError"),
@@ -220,3 +220,9 @@ def test_unchecked_html_is_left_out_of_pass_at_k():
             {"task": "b", "style": "system", "temperature": 0.0, "passed": False, "category": "unchecked"}]
     (entry,) = evaluation.summarize(rows)
     assert entry["tasks"] == 1 and entry["pass@1"] == 1.0
+
+
+def test_pi_as_3_14_is_accepted_the_same_way_everywhere():
+    # 3.14 is 0.051% off pi: within the 0.1% every circle task allows (Flask/HTML checks: rel_tol=1e-3)
+    assert check_answer(CIRCLE, "```python\ndef circle_area(r):\n    return 3.14 * r * r\n```").passed
+    assert not check_answer(CIRCLE, "```python\ndef circle_area(r):\n    return 3.1 * r * r\n```").passed
