@@ -11,6 +11,7 @@ import argparse
 import csv
 import json
 import math
+import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,21 +25,38 @@ SYSTEM = ("You are an expert Python programmer. Answer with exactly one ```pytho
 EXAMPLE = ("Write a Python function `square(x)` that returns x squared.",
            "```python\ndef square(x):\n    return x * x\n```")
 PROMPT_STYLES = ("plain", "system", "example")
+RESULT_MARK = "DEEPCODER-RESULT"
+# The answer is loaded first; the hidden tests then run in a namespace built after loading, with the
+# builtins as they were before the answer ran (so `abs = ...` or `builtins.abs = ...` cannot fake a
+# pass). Only the harness knows the per-run nonce (read from stdin, which then reads /dev/null), and it writes
+# the pass line itself, with functions saved before the answer ran, after the last test. Exit codes and
+# printed text never count. Known limit: code that walks the interpreter's frames could find the nonce.
 _TEST_HARNESS = r'''
-import json, sys, traceback
-ns = {"__name__": "solution"}
-try:
-    exec(compile(open("solution.py").read(), "solution.py", "exec"), ns)
-except BaseException:
-    traceback.print_exc(limit=-2)
-    sys.exit("error while loading the code")
-for test in json.load(open("tests.json")):
+import builtins, json, os, sys, traceback
+def main():
+    nonce = sys.stdin.readline().strip()
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # input() now meets EOF, not the nonce
+    write, out, fresh = os.write, os.dup(1), dict(builtins.__dict__)
+    tests = json.load(open("tests.json"))
+    ns = {"__name__": "solution"}
     try:
-        exec(test, ns)
-    except BaseException as e:
-        traceback.print_exc(limit=-1)
-        sys.exit(f"hidden test failed: {test}" + ("" if isinstance(e, AssertionError) else f" ({type(e).__name__})"))
-print("ALL TESTS PASSED")
+        exec(compile(open("solution.py").read(), "solution.py", "exec"), ns)
+    except BaseException:
+        traceback.print_exc(limit=-2)
+        print("error while loading the code", file=sys.stderr)
+        return
+    env = {k: v for k, v in ns.items() if not k.startswith("__") and k not in fresh}
+    env.update(__builtins__=dict(fresh), __name__="hidden_tests")
+    for test in tests:
+        try:
+            exec(test, env)
+        except BaseException as e:
+            traceback.print_exc(limit=-1)
+            print(f"hidden test failed: {test}" + ("" if isinstance(e, AssertionError) else f" ({type(e).__name__})"),
+                  file=sys.stderr)
+            return
+    write(out, ("\nDEEPCODER-RESULT " + nonce + " PASS\n").encode())
+main()
 '''
 
 
@@ -109,7 +127,11 @@ def generate_answers(model, tokenizer, chats: list[list[dict]], *, n: int = 1, t
 
 @dataclass
 class Outcome:
-    """One graded answer: ``category`` is pass, no_code, error, wrong or timeout; ``detail`` says why."""
+    """One graded answer: ``category`` is pass, no_code, error, wrong, timeout or unchecked; ``detail`` says why.
+
+    "unchecked" (an HTML answer where no browser could run the page) is neither a pass nor a fail:
+    ``summarize`` leaves those answers out of pass@k.
+    """
     passed: bool
     category: str
     reason: str
@@ -128,18 +150,23 @@ def check_answer(task: dict, answer: str, *, timeout: float = 10.0) -> Outcome:
         check = checker(code, task["inputs"], task["expected"], timeout=timeout)
         if check.ok:
             return Outcome(True, "pass", check.message, code=code)
+        if getattr(check, "unchecked", False):
+            return Outcome(False, "unchecked", check.message, code=code)
         run = check.run
         category = ("timeout" if run is not None and run.timed_out else
                     "error" if "raised while loading" in check.message or "did not finish" in check.message
                     else "wrong")
         return Outcome(False, category, check.message.splitlines()[-1][:300], check.message, code)
+    nonce = secrets.token_hex(16)
     run = run_code(_TEST_HARNESS, files={"solution.py": code, "tests.json": json.dumps(task["tests"])},
-                   timeout=timeout)
-    if run.ok:
+                   stdin=nonce + "\n", timeout=timeout)
+    passed = f"{RESULT_MARK} {nonce} PASS" in run.stdout.splitlines()  # read only after the process ended
+    if passed and not run.timed_out:
         return Outcome(True, "pass", f"all {len(task['tests'])} hidden tests passed", run.stderr, code)
     if run.timed_out:
         return Outcome(False, "timeout", run.verdict, run.stderr, code)
-    last = (run.stderr.strip().splitlines() or [run.verdict])[-1]
+    last = (run.stderr.strip().splitlines() or [run.verdict if not run.ok else
+                                                "the tests did not report a pass (the code ended the run early?)"])[-1]
     category = "wrong" if last.startswith("hidden test failed") else "error"
     reason = last if category == "wrong" else (run.stderr.strip().splitlines()[-2:-1] or [run.verdict])[0]
     return Outcome(False, category, reason.strip(), run.stderr, code)
@@ -178,6 +205,8 @@ def summarize(rows: list[dict], ks=(1,)) -> list[dict]:
     """pass@k per (style, temperature), averaged over tasks; the unbiased estimator per task."""
     groups: dict[tuple, dict[str, list[bool]]] = {}
     for row in rows:
+        if row.get("category") == "unchecked":
+            continue  # not run, so neither passed nor failed
         key = (row["style"], float(row["temperature"]))
         groups.setdefault(key, {}).setdefault(row["task"], []).append(row["passed"] in (True, "True"))
     table = []

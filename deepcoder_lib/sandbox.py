@@ -68,34 +68,7 @@ class SandboxWarning(UserWarning):
 
 
 
-def extract_code(text: str, language: str = "python") -> str:
-    """Return the ``language`` code in a model's answer.
-
-    Fenced blocks tagged ``language`` (or untagged) are joined in order; an unterminated fence (the
-    answer hit ``max_new_tokens``) runs to the end. Without fences, Python is taken from the first
-    line that looks like code, dropping trailing prose until it parses. Raises ValueError otherwise.
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"`text` must be the model's answer as a str, got {type(text).__name__}")
-    wanted = _ALIASES.get(language.lower(), {language.lower()})
-    blocks = [(tag.lower(), body.strip("\n")) for tag, body in _FENCE.findall(text)]
-    chosen = [body for tag, body in blocks if (tag in wanted or not tag) and body.strip()]
-    if chosen:
-        return "\n\n".join(chosen) + "\n"
-    if blocks:
-        tags = sorted({tag or "untagged" for tag, _ in blocks})
-        raise ValueError(f"no {language} code in the answer: it has code blocks tagged {', '.join(tags)} "
-                         f"but none tagged {language!r} (or they are empty)")
-    if language.lower() == "python":
-        lines = text.strip("\n").splitlines()
-        start = next((i for i, line in enumerate(lines) if _CODE_START.match(line)), None)
-        if start is not None:
-            for end in range(len(lines), start, -1):
-                candidate = "\n".join(lines[start:end]).strip()
-                if _parses(candidate):
-                    return candidate + "\n"
-    raise ValueError(f"no {language} code in the answer: no ``` fence and no line that looks like code. "
-                     f"Ask the model for one ```{language} code block.")
+from .extract import extract_code  # re-exported
 
 
 def _parses(source: str) -> bool:

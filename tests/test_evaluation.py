@@ -81,7 +81,7 @@ CIRCLE = load_tasks(["circle_area"])[0]
 @pytest.mark.parametrize("answer, category, reason", [
     ("The area is pi times r squared.", "no_code", "no python code in the answer"),
     ("```python\ndef circle_area(radius):\n    return 2 * 3.14159 * radius\n```", "wrong",
-     "hidden test failed: assert abs(circle_area(1) - math.pi) < 1e-3"),
+     "hidden test failed: assert math.isclose(circle_area(1), math.pi, rel_tol=1e-3)"),
     ("```python\nr = float(input('radius: '))\nprint(3.14 * r * r)\n```", "error", "EOFError"),
     ("```python\ndef area(radius):\n    return 3.14159 * radius ** 2\n```", "wrong", "(NameError)"),
     ("```python\nimport numpy as np\ndef circle_area(r)\n    return np.pi * r**2\n```", "error", "SyntaxError"),
@@ -195,3 +195,34 @@ def test_nb05_checks_accept_right_and_explain_wrong():
     assert "reject a correct circle_area" in nb05.check_hidden_tests(["assert circle_area(1) == 0"]).message
     assert nb05.check_failure_category("error") and not nb05.check_failure_category("pass")
     assert "Choose one of" in nb05.check_failure_category("oops").message
+
+
+WRONG = "def circle_area(radius):\n    return 3 * radius\n"
+HOSTILE = {
+    "os._exit(0)": "import os\nos._exit(0)\n",
+    "wrong + abs = lambda": WRONG + "abs = lambda x: 0\n",
+    "wrong + builtins.abs": WRONG + "import builtins\nbuiltins.abs = lambda x: 0\n",
+    "wrong + sys.exit no-op": WRONG + "import sys\nsys.exit = lambda *a: None\n",
+    "wrong + atexit os._exit(0)": WRONG + "import atexit, os\natexit.register(lambda: os._exit(0))\n",
+    "wrong + forged marker": WRONG + "print('\\nDEEPCODER-RESULT 0 PASS', flush=True)\n"
+                             "print('ALL TESTS PASSED', flush=True)\nimport os\nos._exit(0)\n",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_answers_do_not_pass(name):
+    outcome = check_answer(CIRCLE, "```python\n" + HOSTILE[name] + "```")
+    assert not outcome.passed and outcome.category in ("wrong", "error"), (name, outcome)
+
+
+def test_unchecked_html_is_left_out_of_pass_at_k():
+    rows = [{"task": "a", "style": "system", "temperature": 0.0, "passed": True, "category": "pass"},
+            {"task": "b", "style": "system", "temperature": 0.0, "passed": False, "category": "unchecked"}]
+    (entry,) = evaluation.summarize(rows)
+    assert entry["tasks"] == 1 and entry["pass@1"] == 1.0
+
+
+def test_pi_as_3_14_is_accepted_the_same_way_everywhere():
+    # 3.14 is 0.051% off pi: within the 0.1% every circle task allows (Flask/HTML checks: rel_tol=1e-3)
+    assert check_answer(CIRCLE, "```python\ndef circle_area(r):\n    return 3.14 * r * r\n```").passed
+    assert not check_answer(CIRCLE, "```python\ndef circle_area(r):\n    return 3.1 * r * r\n```").passed

@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from deepcoder_lib.webcheck import check_flask_app, check_html_page, chromium_available, numbers_in
+from deepcoder_lib.webcheck import (check_flask_app, check_html_page, chromium_available, find_chromium,
+                                   html_checks_status, numbers_in)
 
 AREA = math.pi * 3.0 ** 2  # not r = 2: there 2*pi*r equals pi*r**2 and a wrong formula would pass
 INPUTS = {"radius": 3.0}
@@ -147,7 +148,8 @@ def api_area():
 
 def test_html_page_without_browser():
     check = check_html_page(PAGE_JS, INPUTS, AREA, browser=False)
-    assert check.ok and "has an <input> and a <script>" in check.message
+    assert not check.ok and check.unchecked and "has an <input> and a <script> but was not run" in check.message
+    assert str(check).startswith("UNCHECKED: ")
 
 
 @pytest.mark.parametrize("code, message", [
@@ -189,3 +191,29 @@ def test_html_page_in_chromium_inside_an_event_loop():
         return check_html_page(PAGE_JS, INPUTS, AREA, browser=True, timeout=20)
 
     assert asyncio.run(inside_loop()).ok
+
+
+def test_find_chromium_honours_the_environment_variable(monkeypatch, tmp_path):
+    fake = tmp_path / "my-chrome"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("DEEPCODER_CHROMIUM", str(fake))
+    assert find_chromium() == str(fake)
+    monkeypatch.setenv("DEEPCODER_CHROMIUM", str(tmp_path / "missing"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    found = find_chromium()  # falls through to playwright's own browser, if it installed one
+    assert found is None or found != str(tmp_path / "missing")
+
+
+def test_html_checks_status_says_where_the_browser_is():
+    ok, line = html_checks_status()
+    assert ok == (find_chromium() is not None) or "playwright is not installed" in line
+    assert (find_chromium() in line) if ok else "unchecked" in line
+
+
+def test_html_answer_without_browser_is_unchecked_not_passed(monkeypatch):
+    from deepcoder_lib.evaluation import check_answer, load_tasks
+    monkeypatch.setattr("deepcoder_lib.webcheck.find_chromium", lambda: None)  # as on a laptop without one
+    task = load_tasks(["html_circle_area"])[0]
+    outcome = check_answer(task, "```python\n" + task["solution"] + "```")
+    assert not outcome.passed and outcome.category == "unchecked", outcome

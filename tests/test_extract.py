@@ -1,0 +1,41 @@
+"""extract_code on the answer shapes small chat models write (issue 13)."""
+import pytest
+
+from deepcoder_lib.extract import extract, extract_code
+from deepcoder_lib.sandbox import extract_code as reexported
+
+DEF = "def add(a, b):\n    return a + b\n"
+
+
+@pytest.mark.parametrize("text, code, how", [
+    # unfenced code, then a lone closing fence before the explanation (37 of 164 HumanEval answers)
+    (DEF + "```\n\nThis function adds `a` and `b`.\n```python\nadd(1, 2)\n```", DEF + "\nadd(1, 2)\n", "fenced"),
+    (DEF + "```\n\nThis function returns the sum of a and b.", DEF, "before a lone closing fence"),
+    # a stray empty fence before the real block
+    ("```\n\n```python\n" + DEF + "```\nDone.", DEF, "fenced"),
+    ("Here:\n```python\n" + DEF + "```\nIt adds.", DEF, "fenced"),
+    ("```python\n" + DEF + "    # and then the token limit", DEF + "    # and then the token limit\n",
+     "unterminated fence"),
+    ("Sure!\n" + DEF + "\nThis adds the numbers.", DEF, "unfenced"),
+    # unfenced def cut off at the token limit: returned, so the run reports the SyntaxError
+    ("def add(a, b):\n    return (a +", "def add(a, b):\n    return (a +\n", "unfenced"),
+])
+def test_answer_shapes(text, code, how):
+    found = extract(text)
+    assert (found.code, found.how) == (code, how)
+    assert reexported(text) == extract_code(text) == code
+
+
+@pytest.mark.parametrize("text, message", [
+    ("I cannot help with that.", "no ``` fence and no line that starts like code"),
+    ("```\n```\n```python\n```", "or they are empty"),
+    ("```js\nconsole.log(1)\n```", "tagged js but none tagged 'python'"),
+])
+def test_messages_say_what_was_found(text, message):
+    with pytest.raises(ValueError, match=message):
+        extract_code(text)
+
+
+def test_text_must_be_a_string():
+    with pytest.raises(ValueError, match="`text` must be the model's answer as a str, got int"):
+        extract_code(3)
