@@ -223,8 +223,15 @@ def check_sandbox() -> Check:
     return Check("sandbox", OK if level == "bwrap" else WARN, message)
 
 
+def check_html_checks() -> Check:
+    """Can HTML answers be graded? They need Chromium; without it they are 'unchecked', never passed."""
+    from . import webcheck
+    ok, line = webcheck.html_checks_status()
+    return Check("html checks", OK if ok else WARN, line)
+
+
 ALL_CHECKS = (check_python, check_packages, check_widgets, check_model, check_memory, check_disk,
-              check_accelerator, check_course_device, check_torch_build, check_hub, check_sandbox)
+              check_accelerator, check_course_device, check_torch_build, check_hub, check_sandbox, check_html_checks)
 
 
 def run_checks(load_model: bool = True) -> list[Check]:
