@@ -87,10 +87,9 @@ def running_llama_server(*, api_key: str | None = API_KEY, extra_args=(), log_pa
         log.close()
 
 
-@pytest.fixture(scope="session")
-def llama_server():
-    """Base URL of the session's llama.cpp server; DEEPCODER_SERVER / DEEPCODER_API_KEY point at it."""
-    require_llama_cpp()
+@contextlib.contextmanager
+def server_environment():
+    """Start the llama.cpp server and point DEEPCODER_SERVER / DEEPCODER_API_KEY at it; restore them after."""
     saved = {name: os.environ.get(name) for name in ("DEEPCODER_SERVER", "DEEPCODER_API_KEY")}
     with running_llama_server() as url:
         os.environ.update(DEEPCODER_SERVER=url, DEEPCODER_API_KEY=API_KEY)
@@ -102,6 +101,14 @@ def llama_server():
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """Base URL of the session's llama.cpp server; DEEPCODER_SERVER / DEEPCODER_API_KEY point at it."""
+    require_llama_cpp()
+    with server_environment() as url:
+        yield url
 
 
 class _NoLogprobsHandler(BaseHTTPRequestHandler):
