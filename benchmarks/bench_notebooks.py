@@ -7,12 +7,15 @@ minutes (it *is* the course); pass notebook numbers to time only some:
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from notebook_utils import budget_for, course_notebooks, execute_notebook, learner_visible_warnings, notebook_number  # noqa: E402
+from server_utils import server_environment  # noqa: E402
 
 
 def main(numbers: list[str] | None = None) -> list[dict]:
@@ -20,7 +23,10 @@ def main(numbers: list[str] | None = None) -> list[dict]:
     for path in course_notebooks():
         if numbers and notebook_number(path) not in numbers:
             continue
-        run = execute_notebook(path, raise_on_error=False)
+        with contextlib.ExitStack() as stack:
+            if notebook_number(path) == "07" and not os.environ.get("DEEPCODER_SERVER"):
+                stack.enter_context(server_environment())  # 07 talks to a server: llama.cpp's, on loopback
+            run = execute_notebook(path, raise_on_error=False)
         status = ("error: " + type(run.error).__name__ if run.error
                   else "warnings" if learner_visible_warnings(run.nb, run.widget_state) else "ok")
         rows.append({"notebook": path.name, "seconds": round(run.seconds, 1), "code_cells": run.code_cells,

@@ -22,3 +22,6 @@ def model(model_and_tokenizer):
 @pytest.fixture(scope="session")
 def tokenizer(model_and_tokenizer):
     return model_and_tokenizer[1]
+
+
+from server_utils import llama_server, no_logprobs_server  # noqa: E402,F401  (the real llama.cpp server)
