@@ -230,8 +230,16 @@ def check_html_checks() -> Check:
     return Check("html checks", OK if ok else WARN, line)
 
 
+def check_class_server() -> Check:
+    """The class's shared server (DEEPCODER_SERVER), if one is configured: reachable, its model, logprobs."""
+    from . import server
+    ok, line = server.describe()
+    return Check("class server", OK if ok else WARN, line,
+                 "check DEEPCODER_SERVER / DEEPCODER_API_KEY with your teacher" if not ok else "")
+
+
 ALL_CHECKS = (check_python, check_packages, check_widgets, check_model, check_memory, check_disk,
-              check_accelerator, check_course_device, check_torch_build, check_hub, check_sandbox, check_html_checks)
+              check_accelerator, check_course_device, check_torch_build, check_hub, check_sandbox, check_html_checks, check_class_server)
 
 
 def run_checks(load_model: bool = True) -> list[Check]:
