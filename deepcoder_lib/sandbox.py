@@ -35,7 +35,6 @@ per-process rlimits). Treat it as a seat belt, not a vault.
 """
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -69,14 +68,6 @@ class SandboxWarning(UserWarning):
 
 
 from .extract import extract_code  # re-exported
-
-
-def _parses(source: str) -> bool:
-    try:
-        ast.parse(source)
-        return True
-    except (SyntaxError, ValueError):
-        return False
 
 
 

@@ -6,8 +6,6 @@ for the local model, but send the requests to a ``server.Server``. The grading i
 """
 from __future__ import annotations
 
-import threading
-
 from deepcoder_lib import evaluation
 from deepcoder_lib.server import Server
 
@@ -43,40 +41,12 @@ def evaluate(server: Server, tasks: list[dict], *, temperatures=(0.0,), n: int =
 def streaming_widget(server: Server, request: str = "", **sampling):
     """A request box, Generate and Stop buttons, and the server's text as it arrives.
 
-    The same layout and attributes as ``stepper.streaming_widget``: ``.request``, ``.generate_button``,
-    ``.stop_button``, ``.output``, ``.status``, ``.stop`` and ``.thread`` (tests join it).
+    ``stepper.streaming_box`` around ``server.stream``: the same layout and attributes as
+    ``stepper.streaming_widget`` (``.request``, ``.generate_button``, ``.stop_button``, ``.output``,
+    ``.status``, ``.stop`` and ``.thread``, which tests join).
     """
-    import ipywidgets as widgets
+    from .stepper import streaming_box
 
-    request_box = widgets.Textarea(value=request, layout={"width": "95%"})
-    generate_button = widgets.Button(description="Generate", button_style="primary")
-    stop_button = widgets.Button(description="Stop", button_style="danger", disabled=True)
-    output = widgets.Textarea(layout={"width": "95%", "height": "14em"})
-    status = widgets.Label(value=f"model: {server.model}")
-    box = widgets.VBox([request_box, widgets.HBox([generate_button, stop_button, status]), output])
-    box.request, box.generate_button, box.stop_button, box.output, box.status = (
-        request_box, generate_button, stop_button, output, status)
-    box.stop, box.thread = threading.Event(), None
-
-    def append(piece):
-        output.value += piece
-
-    def work():
-        try:
-            server.stream(request_box.value, append, stop=box.stop, **sampling)
-            status.value = "stopped" if box.stop.is_set() else "done"
-        except Exception as exc:  # shown on screen, not lost in a thread
-            status.value = f"{type(exc).__name__}: {exc}"
-        finally:
-            generate_button.disabled, stop_button.disabled = False, True
-
-    def on_generate(_button=None):
-        box.stop.clear()
-        output.value, status.value = "", "generating..."
-        generate_button.disabled, stop_button.disabled = True, False
-        box.thread = threading.Thread(target=work, daemon=True)
-        box.thread.start()
-
-    generate_button.on_click(on_generate)
-    stop_button.on_click(lambda _button=None: box.stop.set())
-    return box
+    def stream(text, on_text, stop):
+        server.stream(text, on_text, stop=stop, **sampling)
+    return streaming_box(stream, request, label=f"model: {server.model}")

@@ -166,13 +166,20 @@ def streaming_widget(model, tokenizer, request: str = "", **generation_kwargs):
     (tests join it). Returns a VBox with ``.request``, ``.generate_button``, ``.stop_button``,
     ``.output`` (Textarea) and ``.stop`` (the threading.Event the Stop button sets).
     """
+    def stream(text, on_text, stop):
+        generation.stream_generate(model, tokenizer, text, on_text, stop=stop, **generation_kwargs)
+    return streaming_box(stream, request)
+
+
+def streaming_box(stream, request: str = "", label: str = ""):
+    """The streaming widget around any ``stream(request_text, on_text, stop)``: the local model or a server."""
     import ipywidgets as widgets
 
     request_box = widgets.Textarea(value=request, layout={"width": "95%"})
     generate_button = widgets.Button(description="Generate", button_style="primary")
     stop_button = widgets.Button(description="Stop", button_style="danger", disabled=True)
     output = widgets.Textarea(layout={"width": "95%", "height": "14em"})
-    status = widgets.Label()
+    status = widgets.Label(value=label)
     box = widgets.VBox([request_box, widgets.HBox([generate_button, stop_button, status]), output])
     box.request, box.generate_button, box.stop_button, box.output, box.status = (
         request_box, generate_button, stop_button, output, status)
@@ -183,8 +190,7 @@ def streaming_widget(model, tokenizer, request: str = "", **generation_kwargs):
 
     def work():
         try:
-            generation.stream_generate(model, tokenizer, request_box.value, append, stop=box.stop,
-                                       **generation_kwargs)
+            stream(request_box.value, append, box.stop)
             status.value = "stopped" if box.stop.is_set() else "done"
         except Exception as exc:  # shown on screen, not lost in a thread
             status.value = f"{type(exc).__name__}: {exc}"
