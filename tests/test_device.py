@@ -8,7 +8,6 @@ it on "meta", and a pre-hook on the input embeddings records that. A helper that
 be on the same device" (issue 12); scripts/device_check.py runs the helpers on a real GPU.
 """
 import contextlib
-import threading
 
 import pytest
 import torch
@@ -92,9 +91,10 @@ def test_stepper_and_its_widgets(tiny, tokenizer):
         s.choose()
         s.choose(s.candidates[1]["token_id"])
         widget = stepper.step_through_widget(tiny, tokenizer, MESSAGES, n=3)
-        widget.step_button.click() if hasattr(widget, "step_button") else None
+        widget.next_button.click()  # the button's handler runs the model once more
         html, tokens, probs = stepper.confidence_view(tiny, tokenizer, REQUEST, max_new_tokens=4)
     assert len(s.input_ids[0]) == len(s.prompt_ids[0]) + 2 and len(tokens) == len(probs)
+    assert widget.stepper.input_ids.shape[1] == widget.stepper.prompt_ids.shape[1] + 1, widget.errors
 
 
 def test_streaming_widget(tiny, tokenizer):
