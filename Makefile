@@ -22,8 +22,16 @@ $(VENV)/.installed: requirements.txt requirements-model.txt pyproject.toml
 
 install-test: $(VENV)/.installed-test
 
+# llama.cpp's server (a test extra) compiles from source. Its default build targets this CPU's every
+# instruction (-march=native); on an Intel Xeon VM with AMX/AVX-512 that build crashed with a general
+# protection fault at the first request. x86-64 gets a portable AVX2 build instead (any x86 CPU since
+# 2015); set LLAMA_CMAKE_ARGS= (empty) for the native one.
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+endif
+
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
-	$(BIN)/python -m pip install -r requirements-test.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -r requirements-test.txt
 	touch $@
 
 prepare: install

@@ -13,6 +13,7 @@ import json
 import math
 import secrets
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,11 +101,12 @@ def build_messages(request: str, style: str = "system") -> list[dict]:
 
 
 def generate_answers(model, tokenizer, chats: list[list[dict]], *, n: int = 1, temperature: float = 0.0,
-                     max_new_tokens: int = 160, seed: int = 0) -> list[list[str]]:
+                     top_p: float = 1.0, max_new_tokens: int = 160, seed: int = 0) -> list[list[str]]:
     """``n`` answers per chat, all chats in one batched ``generate`` call (left padding).
 
     temperature 0 means greedy (one answer, repeated n times: greedy is deterministic); otherwise
-    pure temperature sampling, with top_k=0 and top_p=1.0 switching off transformers' defaults.
+    temperature sampling with nucleus ``top_p`` (1.0: off; Codex and BigCode sample with 0.95) and
+    top_k=0, so no default of transformers or of the checkpoint filters the draw.
     """
     import torch
 
@@ -114,7 +116,10 @@ def generate_answers(model, tokenizer, chats: list[list[dict]], *, n: int = 1, t
     if temperature < 0:
         raise ValueError(f"`temperature` must be >= 0, got {temperature}; 0 means greedy")
     inputs = prepare_batch(tokenizer, chats, model=model)  # left-padded, on the model's input device
-    sampling = (dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0, num_return_sequences=n)
+    top_p = float(top_p)
+    if not 0 < top_p <= 1:
+        raise ValueError(f"`top_p` must be in (0, 1], got {top_p}; use 1.0 to switch top-p off")
+    sampling = (dict(do_sample=True, temperature=temperature, top_k=0, top_p=top_p, num_return_sequences=n)
                 if temperature > 0 else dict(do_sample=False))
     torch.manual_seed(seed)
     with torch.no_grad():
@@ -173,11 +178,16 @@ def check_answer(task: dict, answer: str, *, timeout: float = 10.0) -> Outcome:
 
 
 def evaluate(model, tokenizer, tasks: list[dict], *, temperatures=(0.0,), n: int = 1, styles=("system",),
-             max_new_tokens: int = 160, seed: int = 0, batch_size: int = 16, progress: bool = False) -> list[dict]:
+             top_p: float = 1.0, max_new_tokens: int = 160, seed: int = 0, batch_size: int = 16, progress: bool = False) -> list[dict]:
     """Sample ``n`` answers per task for each prompt style and temperature; grade each. One row per answer.
 
-    Tasks are generated together, about ``batch_size`` sequences per ``generate`` call.
+    Tasks are generated together, about ``batch_size`` sequences per ``generate`` call. A class server
+    in place of ``model`` writes the answers instead (``server_course.evaluate``; ``tokenizer`` unused).
     """
+    from . import server_course
+    if server_course.is_server(model):
+        return server_course.evaluate(model, tasks, temperatures=temperatures, n=n, styles=styles,
+                                      top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
     from tqdm.auto import tqdm
 
     rows = []
@@ -188,7 +198,7 @@ def evaluate(model, tokenizer, tasks: list[dict], *, temperatures=(0.0,), n: int
         for start in range(0, len(tasks), size):
             group = tasks[start:start + size]
             chats = [build_messages(task["request"], style) for task in group]
-            answers = generate_answers(model, tokenizer, chats, n=n, temperature=temperature,
+            answers = generate_answers(model, tokenizer, chats, n=n, temperature=temperature, top_p=top_p,
                                        max_new_tokens=max_new_tokens, seed=seed + start)
             for task, samples in zip(group, answers):
                 for i, answer in enumerate(samples):
@@ -228,6 +238,26 @@ def write_csv(rows: list[dict], path: str | Path) -> Path:
     return path
 
 
+def write_run_info(csv_path: str | Path, argv: list[str], **extra) -> Path:
+    """``<csv>.json`` beside a results CSV: the command, date, machine and versions that produced it."""
+    import datetime
+    import os
+    import platform
+
+    import torch
+    import transformers
+
+    info = {"command": "python -m deepcoder_lib evaluate " + " ".join(argv),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.system()}",
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+            "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+            **extra}
+    path = Path(csv_path).with_suffix(".json")
+    path.write_text(json.dumps(info, indent=1) + "\n")
+    return path
+
+
 def read_csv(path: str | Path) -> list[dict]:
     with Path(path).open(newline="", encoding="utf-8") as f:
         return [{**r, "passed": r["passed"] == "True", "temperature": float(r["temperature"])}
@@ -263,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks-dir", default=str(TASKS_DIR), help="folder of task .json files")
     parser.add_argument("--temperatures", default="0,0.4,0.8,1.2", help="comma-separated; 0 = greedy")
     parser.add_argument("-n", type=int, default=10, help="answers per task and temperature")
+    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus top_p for sampled answers (Codex: 0.95)")
     parser.add_argument("-k", default="1,5", help="comma-separated k values for pass@k (each <= n)")
     parser.add_argument("--styles", default="system", help=f"comma-separated prompt styles from {PROMPT_STYLES}")
     parser.add_argument("--max-new-tokens", type=int, default=192)
@@ -282,10 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     from .models import load
 
     model, tokenizer = load(args.checkpoint)
+    started = time.time()
     rows = evaluate(model, tokenizer, tasks, temperatures=temperatures, n=args.n, styles=args.styles.split(","),
+                    top_p=args.top_p,
                     max_new_tokens=args.max_new_tokens, seed=args.seed, batch_size=args.batch_size,
                     progress=True)
     print(f"wrote {len(rows)} graded answers to {write_csv(rows, args.output)}")
+    print(f"and how they were made to {write_run_info(args.output, argv, seconds=time.time() - started)}")
     print(f"{'style':<8} {'temperature':>11} " + " ".join(f"{'pass@' + str(k):>8}" for k in ks))
     for r in summarize(rows, ks):
         print(f"{r['style']:<8} {r['temperature']:>11.2f} " + " ".join(f"{r[f'pass@{k}']:>8.3f}" for k in ks))

@@ -256,8 +256,12 @@ def generate_code(model, tokenizer, request, **generation_kwargs) -> str:
     """Chat-templated ``request`` -> only the newly generated text (special tokens skipped).
 
     ``request`` is a string (sent as one user message) or a list of messages. Keyword arguments
-    go to ``model.generate`` on top of ``DEFAULT_GENERATION`` (greedy, 96 new tokens).
+    go to ``model.generate`` on top of ``DEFAULT_GENERATION`` (greedy, 96 new tokens). A class
+    server (``server.connect(...)``) in place of ``model`` answers instead; ``tokenizer`` is then unused.
     """
+    from . import server_course
+    if server_course.is_server(model):
+        return server_course.generate_code(model, request, **generation_kwargs)
     inputs = prepare_inputs(tokenizer, chat_messages(request), model=model, name="request")
     kwargs = generate_kwargs(model, inputs, generation_kwargs)
     output_ids = model.generate(**inputs, **kwargs)

@@ -188,6 +188,29 @@ class Server:
         return sorted(pairs, key=lambda pair: -pair[1])[:top]
 
 
+    def answer_logprobs(self, request_or_messages, *, max_new_tokens: int = 32,
+                        top: int = 20) -> list[dict]:
+        """The server's greedy answer, token by token, with the head of the distribution at each step.
+
+        One request with ``logprobs`` at every position: each entry is ``{"token", "logprob", "top"}``,
+        ``top`` being the ``top`` (token, logprob) pairs the server listed for that position. The
+        step-through view on a server walks this list; it cannot choose another token and continue,
+        because the chat API has no way to resume a half-written assistant message.
+        """
+        if not isinstance(top, int) or isinstance(top, bool) or not 1 <= top <= 20:
+            raise ValueError(f"`top` must be an int from 1 to 20, got {top!r}; servers send at most 20")
+        body = _sampling(max_new_tokens, 0.0, 1.0, None, None, None)
+        reply = self._chat(_messages(request_or_messages), **body, logprobs=True, top_logprobs=top)
+        content = ((reply.get("choices") or [{}])[0].get("logprobs") or {}).get("content")
+        if not content or not content[0].get("top_logprobs"):
+            raise ServerError(f"{self.base_url} answered without logprobs; this server (or model) does not "
+                              "return them, so the next-token views need the local model or another server")
+        return [{"token": entry["token"], "logprob": float(entry["logprob"]),
+                 "top": sorted(((t["token"], float(t["logprob"])) for t in entry["top_logprobs"]),
+                               key=lambda pair: -pair[1])[:top]}
+                for entry in content]
+
+
 def head_and_tail(logprobs: list[tuple[str, float]]) -> tuple[list[tuple[str, float]], float]:
     """(token, probability) for the head the server sent, and the probability of everything else.
 

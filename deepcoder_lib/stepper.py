@@ -86,8 +86,13 @@ def step_through_widget(model, tokenizer, prompt_or_messages, n: int = 8):
     Returns an ``ipywidgets.VBox`` with ``.stepper``, ``.choice`` (ToggleButtons of candidate ids,
     the most likely one preselected), ``.next_button``, ``.reset_button`` and ``.text``/``.bars``
     (HTML) attributes, so a test can set ``.choice.value`` and call ``.next_button.click()``.
+    A class server in place of ``model`` gives ``server_course.step_through_widget`` (its top 20 + "other").
     """
     import ipywidgets as widgets
+
+    from . import server_course
+    if server_course.is_server(model):
+        return server_course.step_through_widget(model, prompt_or_messages, n)
 
     stepper = Stepper(model, tokenizer, prompt_or_messages, n)
     text = widgets.HTML()
@@ -165,7 +170,11 @@ def streaming_widget(model, tokenizer, request: str = "", **generation_kwargs):
     Generation runs in a thread so the Stop button stays clickable; ``.thread`` is that thread
     (tests join it). Returns a VBox with ``.request``, ``.generate_button``, ``.stop_button``,
     ``.output`` (Textarea) and ``.stop`` (the threading.Event the Stop button sets).
+    A class server in place of ``model`` streams from the server (``server_course.streaming_widget``).
     """
+    from . import server_course
+    if server_course.is_server(model):
+        return server_course.streaming_widget(model, request, **generation_kwargs)
     def stream(text, on_text, stop):
         generation.stream_generate(model, tokenizer, text, on_text, stop=stop, **generation_kwargs)
     return streaming_box(stream, request)

@@ -137,3 +137,56 @@ def test_streaming_widget_streams_and_shows_errors(srv):
     box.generate_button.click()
     box.thread.join(60)
     assert box.status.value.startswith("ValueError: `request_or_messages` is an empty string")
+
+
+def test_answer_logprobs_walks_the_greedy_answer(srv):
+    steps = srv.answer_logprobs(REQUEST, max_new_tokens=24)
+    assert "".join(s["token"] for s in steps) == srv.generate(REQUEST, max_new_tokens=24)[0]
+    for step in steps:
+        assert len(step["top"]) == 20 and step["top"][0][0] == step["token"]  # greedy takes the head
+        assert [lp for _, lp in step["top"]] == sorted((lp for _, lp in step["top"]), reverse=True)
+    with pytest.raises(ValueError, match="`top` must be an int from 1 to 20"):
+        srv.answer_logprobs(REQUEST, top=50)
+
+
+def test_server_stepper_shows_the_head_and_other(srv):
+    stepper = server_course.ServerStepper(srv, REQUEST, n=5, max_new_tokens=12)
+    candidates = stepper.candidates
+    assert len(candidates) == 6 and candidates[-1]["token"] == "other"
+    assert math.isclose(sum(c["prob"] for c in candidates), 1.0, abs_tol=1e-6)  # head + other is everything
+    first = stepper.choose()
+    assert first["token"] == candidates[0]["token"] and stepper.generated_text == first["token"]
+    with pytest.raises(ValueError, match="cannot continue from another token"):
+        stepper.choose(2)
+    while not stepper.done:
+        stepper.choose()
+    assert stepper.generated_text == srv.generate(REQUEST, max_new_tokens=12)[0]
+    with pytest.raises(ValueError, match="no more tokens"):
+        stepper.choose()
+    with pytest.raises(ValueError, match="`n` .* from 1 to 20"):
+        server_course.ServerStepper(srv, REQUEST, n=21)
+
+
+def test_local_helpers_take_a_server_in_place_of_the_model(srv):
+    """One setting: the same calls as for the local model, with the server where the model goes."""
+    from deepcoder_lib import generation, stepper
+    greedy = srv.generate(REQUEST, max_new_tokens=24)[0]
+    assert generation.generate_code(srv, None, REQUEST, max_new_tokens=24, do_sample=False) == greedy
+    box = stepper.step_through_widget(srv, None, REQUEST, n=4)
+    box.next_button.click()
+    assert box.stepper.position == 1 and not box.errors.outputs and "other" in box.bars.value
+    box = stepper.streaming_widget(srv, None, REQUEST, max_new_tokens=24)
+    box.generate_button.click()
+    box.thread.join(60)
+    assert box.output.value == greedy
+    rows = evaluation.evaluate(srv, None, evaluation.load_tasks(["reverse_string"]), max_new_tokens=96)
+    assert len(rows) == 1 and rows[0]["kind"] == "python"
+
+
+def test_server_sampling_translates_generate_arguments():
+    assert server_course.server_sampling({}) == {"temperature": 0.0}
+    assert server_course.server_sampling({"do_sample": True, "top_k": 5}) == {"temperature": 1.0, "top_k": 5}
+    assert server_course.server_sampling({"do_sample": False, "temperature": 0.7}) == {"temperature": 0.0}
+    assert server_course.server_sampling({"stop_strings": ["```\n"]}) == {"temperature": 0.0, "stop": ["```\n"]}
+    with pytest.raises(ValueError, match=r"\['num_beams'\] cannot be sent to a server"):
+        server_course.server_sampling({"num_beams": 4})
