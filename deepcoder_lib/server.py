@@ -193,7 +193,8 @@ class Server:
         """The server's greedy answer, token by token, with the head of the distribution at each step.
 
         One request with ``logprobs`` at every position: each entry is ``{"token", "logprob", "top"}``,
-        ``top`` being the ``top`` (token, logprob) pairs the server listed for that position. The
+        ``top`` being the (token, logprob) pairs the server listed for that position (at most ``top``:
+        llama-cpp-python keys them by token text, so two ids that decode alike appear once). The
         step-through view on a server walks this list; it cannot choose another token and continue,
         because the chat API has no way to resume a half-written assistant message.
         """

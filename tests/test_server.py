@@ -143,7 +143,8 @@ def test_answer_logprobs_walks_the_greedy_answer(srv):
     steps = srv.answer_logprobs(REQUEST, max_new_tokens=24)
     assert "".join(s["token"] for s in steps) == srv.generate(REQUEST, max_new_tokens=24)[0]
     for step in steps:
-        assert len(step["top"]) == 20 and step["top"][0][0] == step["token"]  # greedy takes the head
+        # at most 20: llama-cpp-python keys top_logprobs by token text, so ids with the same text merge
+        assert 1 <= len(step["top"]) <= 20 and step["top"][0][0] == step["token"]  # greedy takes the head
         assert [lp for _, lp in step["top"]] == sorted((lp for _, lp in step["top"]), reverse=True)
     with pytest.raises(ValueError, match="`top` must be an int from 1 to 20"):
         srv.answer_logprobs(REQUEST, top=50)
