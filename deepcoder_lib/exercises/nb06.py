@@ -158,7 +158,7 @@ class _Snippet:
         if name in ("to", "cuda", "cpu"):
             where = "cpu" if name == "cpu" else "cuda" if name == "cuda" else (
                 self.device_of(node.args[0]) if node.args else self.device_of(kwargs.get("device")))
-            receiver["device"] = where  # a model moves in place; a returned tensor/BatchEncoding is the same object here
+            receiver["device"] = where  # a model moves in place (and BatchEncoding.to returns itself)
             return receiver
         if name == "merge_and_unload" and receiver["kind"] == "peft":
             return {**receiver, "kind": "merged"}
