@@ -32,14 +32,16 @@ def main() -> list[dict]:
     cases += [
         ("check_answer, python task (4 tests)", lambda: check_answer(tasks["circle_area"], answer), 5),
         ("check_flask_app (imports flask)",
-         lambda: check_flask_app(flask_task["solution"], flask_task["inputs"], flask_task["expected"]), 3),
+         lambda: check_flask_app(flask_task["solution"], flask_task["inputs"], flask_task["expected"],
+                                 **flask_task["interface"]), 3),
         ("check_html_page, HTML only",
-         lambda: check_html_page(html_task["solution"], html_task["inputs"], html_task["expected"], browser=False), 3),
+         lambda: check_html_page(html_task["solution"], html_task["inputs"], html_task["expected"],
+                                 **html_task["interface"], browser=False), 3),
     ]
     if chromium_available():
         cases.append(("check_html_page, headless Chromium",
                       lambda: check_html_page(html_task["solution"], html_task["inputs"], html_task["expected"],
-                                              browser=True, timeout=30), 2))
+                                              **html_task["interface"], browser=True, timeout=30), 2))
     rows = [{"what": name, "median_s": _median_time(fn, runs), "runs": runs} for name, fn, runs in cases]
 
     from deepcoder_lib.models import load

@@ -152,7 +152,7 @@ def check_answer(task: dict, answer: str, *, timeout: float = 10.0) -> Outcome:
         return Outcome(False, "no_code", str(e))
     if task["kind"] in ("flask", "html"):
         checker = check_flask_app if task["kind"] == "flask" else check_html_page
-        check = checker(code, task["inputs"], task["expected"], timeout=timeout)
+        check = checker(code, task["inputs"], task["expected"], **task["interface"], timeout=timeout)
         if check.ok:
             return Outcome(True, "pass", check.message, code=code)
         if getattr(check, "unchecked", False):

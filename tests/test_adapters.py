@@ -245,23 +245,77 @@ SNIPPET = '''
 checkpoint = "bigcode/starcoderbase-7b"
 model = AutoModelForCausalLM.from_pretrained(checkpoint)
 model = PeftModel.from_pretrained(model, "bigcode/astraios-7b-parallel")
+tokenizer = AutoTokenizer.from_pretrained(checkpoint)
 model = AutoModelForCausalLM.from_pretrained(checkpoint).to("cuda")
 inputs = tokenizer.encode("def print_hello_world():", return_tensors="pt").to("cuda")
 outputs = model.generate(inputs)
 '''
+RELOAD = 'model = AutoModelForCausalLM.from_pretrained(checkpoint).to("cuda")\n'
+FIXED = '''
+import torch
+checkpoint = "bigcode/starcoderbase-7b"
+ADAPTER = "bigcode/astraios-7b-lora"
+tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+base_model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.bfloat16, device_map="auto")
+model = PeftModel.from_pretrained(base_model, ADAPTER)
+inputs = tokenizer("def print_hello_world():", return_tensors="pt").to(model.device)
+outputs = model.generate(**inputs, max_new_tokens=128)
+'''
+# each wrong fix, and the message that says what is still wrong
+WRONG_FIXES = {
+    "the source snippet": (SNIPPET, "adapter is thrown away"),
+    "only the reload line deleted (adapter cannot load, model on CPU, ids on CUDA)":
+        (SNIPPET.replace(RELOAD, ""), "parallel adapter (peft type BOTTLENECK"),
+    "reload deleted, LoRA adapter, model still on the CPU":
+        (SNIPPET.replace(RELOAD, "").replace("7b-parallel", "7b-lora").replace("tokenizer.encode(", "tokenizer(")
+         .replace("generate(inputs)", "generate(**inputs, max_new_tokens=128)"),
+         "The model is on cpu but the inputs are on cuda"),
+    "model on the GPU, inputs left on the CPU": (FIXED.replace(".to(model.device)", ""),
+                                                 "The model is on cuda but the inputs are on cpu"),
+    "max_length=20": (FIXED.replace("max_new_tokens=128", "max_length=20"), "max_length counts the prompt too"),
+    "no length": (FIXED.replace(", max_new_tokens=128", ""), "stops after 20 new tokens"),
+    "max_new_tokens=20": (FIXED.replace("max_new_tokens=128", "max_new_tokens=20"), "too short for a function"),
+    "generate on a reloaded plain model": (
+        FIXED.replace("outputs = model.generate", 'plain = AutoModelForCausalLM.from_pretrained(checkpoint, '
+                      'device_map="auto")\noutputs = plain.generate'), "adapter is thrown away"),
+    "generate on a second plain model loaded before the adapter": (
+        FIXED.replace("model = PeftModel", 'plain = AutoModelForCausalLM.from_pretrained(checkpoint, device_map="auto")'
+                      "\nmodel = PeftModel").replace("model.generate", "plain.generate"),
+        "generate is called on `plain`, a plain model"),
+    "generate on the base the adapter wraps": (FIXED.replace("model.generate", "base_model.generate"),
+                                               "generate is called on `base_model`, a plain model"),
+    "tokenizer.encode without an attention mask": (
+        FIXED.replace('tokenizer("def', 'tokenizer.encode("def').replace("**inputs", "inputs"), "attention_mask"),
+    "no adapter at all": (FIXED.replace("PeftModel.from_pretrained(base_model, ADAPTER)", "base_model"),
+                          "Keep the adapter"),
+    "does not parse": ("model.generate(", "does not parse"),
+}
+RIGHT_FIXES = {
+    "the notebook's corrected snippet": FIXED,
+    "inputs to the device string": FIXED.replace('device_map="auto"', 'device_map="cuda"')
+                                         .replace(".to(model.device)", '.to("cuda")'),
+    "model moved with .to(device)": FIXED.replace(', device_map="auto"', "").replace(
+        "model = PeftModel.from_pretrained(base_model, ADAPTER)",
+        'device = "cuda"\nmodel = PeftModel.from_pretrained(base_model, ADAPTER).to(device)'),
+    "merged first, inside no_grad": FIXED.replace("outputs = model.generate", "model = model.merge_and_unload()\n"
+                                                  "with torch.no_grad():\n    outputs = model.generate"),
+    "ids with an explicit attention mask": FIXED.replace("**inputs", 'inputs["input_ids"], '
+                                                         'attention_mask=inputs["attention_mask"]'),
+}
 
 
-@pytest.mark.parametrize("code, ok, says", [
-    (SNIPPET, False, "adapter is thrown away"),
-    (SNIPPET.replace('model = AutoModelForCausalLM.from_pretrained(checkpoint).to("cuda")\n', ""), False, "20 new tokens"),
-    (SNIPPET.replace('model = AutoModelForCausalLM.from_pretrained(checkpoint).to("cuda")\n', "")
-     .replace("generate(inputs)", "generate(inputs, max_new_tokens=64)"), False, "attention_mask"),
-    (SNIPPET.replace('model = AutoModelForCausalLM.from_pretrained(checkpoint).to("cuda")\n', "")
-     .replace("tokenizer.encode(", "tokenizer(").replace("generate(inputs)", "generate(**inputs, max_new_tokens=64)"),
-     True, "Fixed"),
-    ("model.generate(", False, "does not parse"),
-])
-def test_fixed_snippet_exercise(code, ok, says):
+@pytest.mark.parametrize("name", list(WRONG_FIXES))
+def test_fixed_snippet_rejects_wrong_fixes(name):
     from deepcoder_lib.exercises import nb06
+    code, says = WRONG_FIXES[name]
     result = nb06.check_fixed_snippet(code)
-    assert result.ok is ok and says in result.message
+    assert not result.ok, (name, result.message)
+    assert says in result.message, result.message
+
+
+@pytest.mark.parametrize("name", list(RIGHT_FIXES))
+def test_fixed_snippet_accepts_right_fixes(name):
+    from deepcoder_lib.exercises import nb06
+    result = nb06.check_fixed_snippet(RIGHT_FIXES[name])
+    assert result.ok, (name, result.message)
+    assert "Fixed" in result.message

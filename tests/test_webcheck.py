@@ -1,13 +1,18 @@
-"""The Flask and HTML checks on correct and broken apps, each run in the sandbox."""
+"""The Flask and HTML checks on correct, broken and hostile apps, each run in the sandbox."""
 import math
+import os
+import re
 
 import pytest
 
-from deepcoder_lib.webcheck import (check_flask_app, check_html_page, chromium_available, find_chromium,
-                                   html_checks_status, numbers_in)
+from deepcoder_lib.evaluation import load_tasks
+from deepcoder_lib.webcheck import (check_flask_app, check_html_page, find_chromium, html_checks_status,
+                                   numbers_in, one_number)
 
-AREA = math.pi * 3.0 ** 2  # not r = 2: there 2*pi*r equals pi*r**2 and a wrong formula would pass
-INPUTS = {"radius": 3.0}
+# Two radii whose areas differ; not r = 2, where 2*pi*r equals pi*r**2 and a wrong formula would pass
+INPUTS = [{"r": 3.0}, {"r": 1.5}]
+AREAS = [math.pi * 3.0 ** 2, math.pi * 1.5 ** 2]  # 28.2743, 7.06858
+AREA = {"route": "/area", "key": "area"}
 
 JSON_QUERY = """
 from flask import Flask, request, jsonify
@@ -16,11 +21,104 @@ app = Flask(__name__)
 
 @app.route("/area")
 def area():
-    r = float(request.args.get("radius", 0))
+    r = float(request.args.get("r", 0))
     return jsonify({"radius": r, "area": math.pi * r ** 2})
 
 app.run(port=5000)  # unguarded: the checker must not let it bind a port
 """
+
+DICT_TYPE_FLOAT = """
+from flask import Flask, request
+app = Flask(__name__)
+
+@app.get("/area/")
+def area():
+    r = request.args.get("r", type=float)
+    return {"area": 3.141592653589793 * r * r}
+"""
+
+STRING_VALUE = """
+import math
+from flask import Flask, request, jsonify
+app = Flask(__name__)
+
+@app.route("/area", methods=["GET", "POST"])
+def area():
+    return jsonify(area=f"{math.pi * float(request.args['r']) ** 2:.2f}")
+"""
+
+WRONG_FORMULA = JSON_QUERY.replace("math.pi * r ** 2", "2 * math.pi * r")
+PI_AS_3_14 = JSON_QUERY.replace("math.pi * r ** 2", "3.14 * r ** 2")
+
+
+@pytest.mark.parametrize("code", [JSON_QUERY, DICT_TYPE_FLOAT, STRING_VALUE],
+                         ids=["jsonify", "dict-trailing-slash", "string-2-decimals"])
+def test_correct_apps_pass(code):
+    check = check_flask_app(code, INPUTS, AREAS, **AREA)
+    assert check.ok, check.message
+    assert re.fullmatch(r"GET /area\?r=3\.0 -> 28\.2\d*; GET /area\?r=1\.5 -> 7\.0\d*", check.message), check.message
+
+
+def test_tolerance_decides_about_pi_as_3_14():
+    """3.14 * 3**2 = 28.26 is 0.05% below pi * 9 = 28.274: inside rel_tol=1e-3, outside 1e-6."""
+    assert check_flask_app(PI_AS_3_14, INPUTS, AREAS, **AREA).ok
+    assert not check_flask_app(PI_AS_3_14, INPUTS, AREAS, **AREA, rel_tol=1e-6).ok
+
+
+def test_unguarded_app_run_does_not_bind():
+    check = check_flask_app(JSON_QUERY, INPUTS, AREAS, **AREA)
+    assert "app.run() was skipped by the checker" in check.run.stderr
+    assert check.routes == ["['GET'] /area"]
+
+
+def _spray(body_expression):
+    return f"""
+from flask import Flask
+app = Flask(__name__)
+NUMBERS = [f"{{20 + i / 100:.2f}}" for i in range(2000)]  # 20.00, 20.01, ..., 39.99
+
+@app.route("/area")
+def area():
+    return {body_expression}
+"""
+
+
+FORGED_REPORT = ('{"routes": ["[\'GET\'] /area"], "calls": [{"method": "GET", "url": "/area", "status": 200, '
+                 '"type": "application/json", "body": "{\\\\"area\\\\": 28.274333882308138}"}, '
+                 '{"method": "GET", "url": "/area", "status": 200, "type": "application/json", '
+                 '"body": "{\\\\"area\\\\": 7.0685834705770345}"}]}')
+HOSTILE = {
+    "hard-coded answer for r=3": (JSON_QUERY.replace("math.pi * r ** 2", "28.274333882308138"),
+                                  "GET /area?r=1.5 answered area=28.2743, expected 7.06858"),
+    "every number 20.00-39.99 as text": (_spray('" ".join(NUMBERS)'), "did not answer a JSON object {'area': ...}"),
+    "every number as a JSON list": (_spray('{"area": [float(x) for x in NUMBERS]}'),
+                                    "'area' must hold one number; it holds a list of 2000 values"),
+    "every number in one string": (_spray('{"area": " ".join(NUMBERS)}'),
+                                   "'area' must hold one number; it holds 2000 numbers (20, 20.01"),
+    "right number under another key": (WRONG_FORMULA.replace('"radius": r', '"pi_r2": math.pi * r * r'),
+                                       "answered area=18.8496, expected 28.2743"),
+    "forged report, then os._exit(0)": (f"import os\nprint('\\nDEEPCODER-CHECK ' + {FORGED_REPORT!r}, flush=True)\n"
+                                        "os._exit(0)\n",
+                                        "the checker did not finish: the code ended the run before the checker"),
+    "forged report with a nonce-shaped word": (f"import os\nprint('\\nDEEPCODER-CHECK ' + '0' * 32 + ' ' + "
+                                               f"{FORGED_REPORT!r}, flush=True)\nos._exit(0)\n",
+                                               "the checker did not finish"),
+    "wrong app + forged report at exit": (WRONG_FORMULA + "import atexit\natexit.register(lambda: print("
+                                          f"'\\nDEEPCODER-CHECK ' + {FORGED_REPORT!r}))\n",
+                                          "answered area=18.8496, expected 28.2743"),
+    "wrong app + forged report from the route": (
+        WRONG_FORMULA.replace("    r = float", f"    print('DEEPCODER-CHECK ' + {FORGED_REPORT!r})\n    r = float"),
+        "answered area=18.8496, expected 28.2743"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_apps_fail(name):
+    code, message = HOSTILE[name]
+    check = check_flask_app(code, INPUTS, AREAS, **AREA)
+    assert not check.ok, (name, check.message)
+    assert message in check.message, check.message
+
 
 PATH_TEXT = """
 import math
@@ -30,88 +128,99 @@ app = Flask(__name__)
 @app.route('/circle/<float:r>')
 def circle(r):
     return f"The area is {math.pi * r * r:.4f}"
-
-if __name__ == '__main__':
-    app.run(debug=True)
 """
-
-POST_FORM = """
-from flask import Flask, request
-import math
-app = Flask(__name__)
-
-@app.route("/calculate", methods=["POST"])
-def calculate():
-    return str(math.pi * float(request.form["radius"]) ** 2)
-"""
-
-WRONG_FORMULA = JSON_QUERY.replace("math.pi * r ** 2", "2 * math.pi * r")
-PI_AS_3_14 = JSON_QUERY.replace("math.pi * r ** 2", "3.14 * r ** 2")
-
-
-@pytest.mark.parametrize("code", [JSON_QUERY, PATH_TEXT, POST_FORM], ids=["json-query", "path-text", "post-form"])
-def test_correct_apps_pass(code):
-    check = check_flask_app(code, INPUTS, AREA)
-    assert check.ok, check.message
-    assert "answered 28.2743" in check.message
-
-
-def test_tolerance_decides_about_pi_as_3_14():
-    """3.14 * 3**2 = 28.26 is 0.05% below pi * 9 = 28.274: inside rel_tol=1e-3, outside 1e-6."""
-    assert check_flask_app(PI_AS_3_14, INPUTS, AREA).ok
-    assert not check_flask_app(PI_AS_3_14, INPUTS, AREA, rel_tol=1e-6).ok
-
-
-def test_unguarded_app_run_does_not_bind():
-    check = check_flask_app(JSON_QUERY, INPUTS, AREA)
-    assert "app.run() was skipped by the checker" in check.run.stderr
-    assert check.routes == ["['GET'] /area"]
 
 
 @pytest.mark.parametrize("code, message", [
-    (WRONG_FORMULA, "no route answered 28.2743. Tried: GET /area"),
+    (WRONG_FORMULA, "GET /area?r=3.0 answered area=18.8496, expected 28.2743"),
+    (PATH_TEXT, "the app has no route /area (the request asked for it); its routes: ['GET'] /circle/<float:r>"),
+    (JSON_QUERY.replace('request.args.get("r", 0)', 'request.args["radius"]'), "GET /area?r=3.0 -> 400"),
+    (JSON_QUERY.replace('jsonify({"radius": r, "area": math.pi * r ** 2})', 'str(math.pi * r ** 2)'),
+     "GET /area?r=3.0 did not answer a JSON object {'area': ...} but '28.27"),
+    (JSON_QUERY.replace('"area":', '"result":'), "GET /area?r=3.0 answered JSON without the key 'area'"),
     ("import math\nprint(math.pi)", "no Flask app"),
     ("from flask import Flask\napp = Flask(__name__)", "the app has no routes"),
     ("from flask import Flask\napp = Flask(__name__)\n@app.route('/')\ndef f(:\n    pass", "SyntaxError"),
     ("import flask_restful\n", "ModuleNotFoundError: No module named 'flask_restful'"),
     (JSON_QUERY.replace("request.args.get", "request.argz.get"), "-> 500"),
-])
+], ids=["wrong-formula", "other-route", "other-parameter", "plain-text", "other-key", "no-app", "no-routes",
+        "syntax-error", "missing-module", "route-raises"])
 def test_broken_apps_fail_with_a_reason(code, message):
-    check = check_flask_app(code, INPUTS, AREA)
+    check = check_flask_app(code, INPUTS, AREAS, **AREA)
     assert not check.ok
-    assert message in check.message
+    assert message in check.message, check.message
 
 
 def test_endless_app_is_bounded():
-    check = check_flask_app("while True:\n    pass", INPUTS, AREA, timeout=2)
+    check = check_flask_app("while True:\n    pass", INPUTS, AREAS, **AREA, timeout=2)
     assert not check.ok and "the checker did not finish: timed out" in check.message
 
 
-def test_inputs_must_be_a_dict():
-    with pytest.raises(ValueError, match=r"`inputs` must be a non-empty dict such as \{'radius': 2\}, got 2"):
-        check_flask_app(JSON_QUERY, 2, AREA)
+@pytest.mark.parametrize("inputs, expected, kwargs, message", [
+    ({"r": 3.0}, AREAS[0], AREA, r"`inputs` must be a list of at least two dicts of query parameters, such as "
+                                 r"\[\{'r': 3.0\}, \{'r': 1.5\}\], got \{'r': 3.0\}: one input lets a hard-coded"),
+    (INPUTS[:1], AREAS[:1], AREA, r"at least two dicts .*, got \[\{'r': 3.0\}\]"),
+    (INPUTS, AREAS[:1], AREA, r"`expected` must be a list of 2 numbers, one per input, got \[28.27"),
+    ([{"r": 3.0}, {"r": -3.0}], [AREAS[0], AREAS[0]], AREA,
+     r"`expected` must hold at least two different answers, got \[28.27.*choose inputs whose answers differ"),
+    (INPUTS, AREAS, {"route": "area", "key": "area"}, r"`route` must be a path that starts with '/', .*got 'area'"),
+    (INPUTS, AREAS, {"route": "/area", "key": ""}, r"`key` must be the JSON key the request names, .*got ''"),
+])
+def test_check_flask_app_arguments(inputs, expected, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        check_flask_app(JSON_QUERY, inputs, expected, **kwargs)
 
 
-@pytest.mark.parametrize("body, expected", [
-    ('{"area": 12.566, "radius": 2}', [2.0, 12.566]),
-    ('{"result": {"values": [1, true, "pi is 3.14"]}}', [1.0, 3.14]),
+@pytest.mark.parametrize("text, expected", [
     ("<p>Area: <b>12.57</b></p>", [12.57]),
+    ("-1.5 and .25 and 1e3", [-1.5, 0.25, 1000.0]),
     ("nothing here", []),
 ])
-def test_numbers_in(body, expected):
-    assert sorted(numbers_in(body)) == sorted(expected)
+def test_numbers_in(text, expected):
+    assert numbers_in(text) == expected
 
+
+@pytest.mark.parametrize("value, number, why", [
+    (28.27, 28.27, ""), (3, 3.0, ""), ("Area: 28.27", 28.27, ""),
+    ("r=3 area=28.27", None, "2 numbers (3, 28.27, ...), not one"),
+    ("NaN", None, "no number in 'NaN'"), ([28.27], None, "a list of 1 values, not one number"),
+    (True, None, "bool, not one number"), (None, None, "NoneType, not one number"),
+])
+def test_one_number(value, number, why):
+    assert one_number(value) == (number, why)
+
+
+# ---------------------------------------------------------------- the task files state their interface
+WEB_TASKS = [t for t in load_tasks() if t["kind"] in ("flask", "html")]
+
+
+@pytest.mark.parametrize("task", WEB_TASKS, ids=[t["name"] for t in WEB_TASKS])
+def test_web_tasks_state_the_interface_they_are_checked_on(task):
+    """A correct app must never fail for guessing a name: every name the check uses is in the request."""
+    interface = task["interface"]
+    assert f"`{interface['route']}" in task["request"]
+    names = {interface.get("key") or interface["output_id"]} | {name for values in task["inputs"] for name in values}
+    for name in names:  # `r` (a query parameter), "area" (a JSON key), id="radius" (an element)
+        assert f"`{name}`" in task["request"] or f'"{name}"' in task["request"], (name, task["request"])
+    assert len(task["inputs"]) >= 2 and len(set(task["expected"])) == len(task["expected"])
+    if task["kind"] == "flask":
+        assert "JSON" in task["request"] and "GET" in task["request"]
+
+
+# ---------------------------------------------------------------- HTML pages
+HTML_INPUTS = [{"radius": 3.0}, {"radius": 1.5}]
+PAGE = {"output_id": "area"}
 
 PAGE_JS = '''
 from flask import Flask
 app = Flask(__name__)
 PAGE = """<!doctype html><html><body>
 <input id="radius" type="number"><button onclick="calc()">Calculate</button>
-<p id="out"></p>
+<p>Area: <span id="area"></span></p>
 <script>
 function calc() {
   const r = parseFloat(document.getElementById("radius").value);
-  document.getElementById("out").textContent = "Area: " + (Math.PI * r * r).toFixed(4);
+  document.getElementById("area").textContent = (Math.PI * r * r).toFixed(4);
 }
 </script></body></html>"""
 
@@ -130,12 +239,12 @@ app = Flask(__name__)
 
 @app.route("/")
 def index():
-    return """<input id="r"><button id="go">Go</button><span id="out"></span>
+    return """<input id="radius"><button id="go">Go</button><output id="area">0</output>
 <script>
 document.getElementById("go").onclick = async () => {
-  const r = document.getElementById("r").value;
+  const r = document.getElementById("radius").value;
   const data = await (await fetch("/api/area?radius=" + r)).json();
-  document.getElementById("out").textContent = data.area;
+  document.getElementById("area").value = "Area: " + data.area;
 };
 </script>"""
 
@@ -147,48 +256,82 @@ def api_area():
 
 
 def test_html_page_without_browser():
-    check = check_html_page(PAGE_JS, INPUTS, AREA, browser=False)
+    check = check_html_page(PAGE_JS, HTML_INPUTS, AREAS, **PAGE, browser=False)
     assert not check.ok and check.unchecked and "has an <input> and a <script> but was not run" in check.message
     assert str(check).startswith("UNCHECKED: ")
 
 
 @pytest.mark.parametrize("code, message", [
-    (PAGE_JS.replace("<script>", "<noscript>").replace("</script>", "</noscript>"), "has an <input> but no <script>"),
-    (PAGE_JS.replace('<input id="radius" type="number">', ""), "no route serves an HTML page with an <input>"),
+    (PAGE_JS.replace("<script>", "<noscript>").replace("</script>", "</noscript>"), "/ has an <input> but no <script>"),
+    (PAGE_JS.replace('<input id="radius" type="number">', ""), "GET / serves no HTML page with an <input>"),
+    (PAGE_JS.replace('@app.route("/")', '@app.route("/circle")'),
+     "GET / -> 404 (the request asked for the page at /); the app's routes: ['GET'] /circle"),
 ])
 def test_broken_html_pages(code, message):
-    check = check_html_page(code, INPUTS, AREA, browser=False)
-    assert not check.ok and message in check.message
+    check = check_html_page(code, HTML_INPUTS, AREAS, **PAGE, browser=False)
+    assert not check.ok and not check.unchecked and message in check.message, check.message
 
 
-needs_chromium = pytest.mark.skipif(not chromium_available(), reason="/usr/bin/chromium or playwright is missing")
+def test_check_html_page_arguments():
+    with pytest.raises(ValueError, match=r"`inputs` must be a list of at least two dicts of input element ids"):
+        check_html_page(PAGE_JS, {"radius": 3.0}, AREAS[0], **PAGE)
+    with pytest.raises(ValueError, match=r"`output_id` must be the id of the element the request names, .*got None"):
+        check_html_page(PAGE_JS, HTML_INPUTS, AREAS, output_id=None)
 
 
-@needs_chromium
+@pytest.fixture
+def browser():
+    """Skip without Chromium + playwright, unless DEEPCODER_REQUIRE_BROWSER=1 (CI): then fail."""
+    ok, line = html_checks_status()
+    if not ok and os.environ.get("DEEPCODER_REQUIRE_BROWSER") == "1":
+        pytest.fail(line + "; DEEPCODER_REQUIRE_BROWSER=1 says the browser checks must run")
+    if not ok:
+        pytest.skip(line)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("code", [PAGE_JS, PAGE_FETCH], ids=["client-side", "fetch-to-app"])
-def test_html_page_in_chromium(code):
-    check = check_html_page(code, INPUTS, AREA, browser=True, timeout=20)
+def test_html_page_in_chromium(browser, code):
+    check = check_html_page(code, HTML_INPUTS, AREAS, **PAGE, browser=True, timeout=20)
     assert check.ok, check.message
-    assert "the page showed 28.274" in check.message
+    assert "typed 3.0 into #radius: #area shows 28.274" in check.message
+    assert "typed 1.5 into #radius: #area shows 7.068" in check.message
 
 
-@needs_chromium
+HOSTILE_PAGES = {
+    "wrong formula": (PAGE_JS.replace("Math.PI * r * r", "2 * Math.PI * r"),
+                      "typed 3.0 into #radius: #area shows 18.8496, expected 28.2743"),
+    "hard-coded answer for r=3": (PAGE_JS.replace("(Math.PI * r * r).toFixed(4)", '"28.2743"'),
+                                  "typed 1.5 into #radius: #area shows 28.2743, expected 7.06858"),
+    "every number 20.00-39.99": (PAGE_JS.replace(
+        "(Math.PI * r * r).toFixed(4)", "Array.from({length: 2000}, (_, i) => (20 + i / 100).toFixed(2)).join(' ')"),
+        "#area must show one number; it shows 2000 numbers (20, 20.01"),
+    "the radius written next to the area": (PAGE_JS.replace("(Math.PI * r * r).toFixed(4)",
+                                                            '"r = " + r + ": " + (Math.PI * r * r).toFixed(4)'),
+                                            "#area must show one number; it shows 2 numbers (3, 28.2743"),
+    "another output id": (PAGE_JS.replace('id="area"', 'id="result"').replace('"area")', '"result")'),
+                          "the page has no element #area (the request named it)"),
+    "another input id": (PAGE_JS.replace('id="radius"', 'id="r"').replace('"radius")', '"r")'),
+                         "the page has no element #radius (the request named it)"),
+}
+
+
 @pytest.mark.slow
-def test_html_page_in_chromium_wrong_formula():
-    check = check_html_page(PAGE_JS.replace("Math.PI * r * r", "2 * Math.PI * r"), INPUTS, AREA, browser=True,
-                            timeout=20)
-    assert not check.ok and "did not show 28.2743" in check.message and "28.2743" in check.message
+@pytest.mark.parametrize("name", list(HOSTILE_PAGES))
+def test_html_page_in_chromium_wrong_pages_fail(browser, name):
+    code, message = HOSTILE_PAGES[name]
+    check = check_html_page(code, HTML_INPUTS, AREAS, **PAGE, browser=True, timeout=20)
+    assert not check.ok and not check.unchecked, check.message
+    assert message in check.message, check.message
 
 
-@needs_chromium
 @pytest.mark.slow
-def test_html_page_in_chromium_inside_an_event_loop():
+def test_html_page_in_chromium_inside_an_event_loop(browser):
     """A Jupyter kernel runs an asyncio loop, where Playwright's sync API refuses to start."""
     import asyncio
 
     async def inside_loop():
-        return check_html_page(PAGE_JS, INPUTS, AREA, browser=True, timeout=20)
+        return check_html_page(PAGE_JS, HTML_INPUTS, AREAS, **PAGE, browser=True, timeout=20)
 
     assert asyncio.run(inside_loop()).ok
 
@@ -212,7 +355,7 @@ def test_html_checks_status_says_where_the_browser_is():
 
 
 def test_html_answer_without_browser_is_unchecked_not_passed(monkeypatch):
-    from deepcoder_lib.evaluation import check_answer, load_tasks
+    from deepcoder_lib.evaluation import check_answer
     monkeypatch.setattr("deepcoder_lib.webcheck.find_chromium", lambda: None)  # as on a laptop without one
     task = load_tasks(["html_circle_area"])[0]
     outcome = check_answer(task, "```python\n" + task["solution"] + "```")
