@@ -1,0 +1,83 @@
+"""Checks for the draft notebook "BPE from the inside": the first merge, a hidden string, pre-tokenizer chunks.
+
+Each check recomputes the answer with ``deepcoder_lib.bpe`` and says what was wrong.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+
+from .. import bpe
+from . import CheckResult, failed, passed
+
+FIRST_MERGE_TEXT = "banana bandana"
+# The hidden string's ids under merges trained on TRAINING_TEXT; only its SHA-256 is kept here.
+TRAINING_TEXT = ("def area(radius):\n    return 3.14159 * radius * radius\n\n"
+                 "def perimeter(radius):\n    return 2 * 3.14159 * radius\n\n"
+                 "def volume(radius, height):\n    return area(radius) * height\n") * 4
+NUM_MERGES = 40
+HIDDEN_IDS = [268, 115, 113, 117, 281, 40, 115, 105, 266, 41, 278, 115, 105, 266, 264, 115, 105, 266, 10]
+HIDDEN_SHA256 = "f6646f9bf3bd5c96ad74d81e8e0325406d704686884629a25915a64e0749b708"
+CHUNK_TEXT = "x = 12345"
+
+
+@functools.cache
+def training_merges() -> dict:
+    """The merges the hidden string was encoded with: ``train_bpe(TRAINING_TEXT, NUM_MERGES)``."""
+    return bpe.train_bpe(TRAINING_TEXT, NUM_MERGES)[0]
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_first_merge(pair) -> CheckResult:
+    """Which two characters does BPE merge first in ``'banana bandana'``? Give them as a 2-character string."""
+    if pair is ...:
+        return failed("Replace `...` with two characters in quotes, e.g. 'ba', then run the cell again.")
+    if not isinstance(pair, str) or len(pair.encode("utf-8")) != 2:
+        return failed(f"Give the pair as a string of two characters, e.g. 'ba', got {pair!r}.")
+    counts = bpe.get_pair_counts(list(FIRST_MERGE_TEXT.encode("utf-8")))
+    best = max(counts, key=counts.get)
+    answer = bytes(best).decode()
+    mine = counts.get(tuple(pair.encode("utf-8")), 0)
+    if pair == answer:
+        return passed(f"Right: {answer!r} occurs {counts[best]} times, more than any other pair "
+                      "(ties go to the pair seen first).")
+    if mine == counts[best]:
+        return failed(f"{pair!r} occurs {mine} times too, as often as the winner: a tie. The pair seen first in "
+                      "the text wins a tie; read the text from the left.")
+    return failed(f"{pair!r} occurs {mine} times; another pair occurs {counts[best]} times. Count adjacent pairs "
+                  "with get_pair_counts(list(text.encode('utf-8'))).")
+
+
+def check_hidden(text) -> CheckResult:
+    """Decode ``HIDDEN_IDS`` with ``training_merges()`` and give the text you found."""
+    if text is ... or not isinstance(text, str):
+        return failed("Give the text you decoded, a str (decode(HIDDEN_IDS, merges)).")
+    if _sha256(text) == HIDDEN_SHA256:
+        return passed(f"Right: {len(HIDDEN_IDS)} ids stand for {len(text.encode('utf-8'))} bytes. Each id above 255 "
+                      "is a merge; decode looks its bytes up, merge by merge.")
+    if _sha256(text.strip()) == HIDDEN_SHA256 or _sha256(text + "\n") == HIDDEN_SHA256:
+        return failed("Nearly: check the whitespace at the ends; decode gives every byte back, the newline too.")
+    return failed("That is not the hidden text. Decode with the merges it was encoded with: "
+                  "decode(HIDDEN_IDS, training_merges()), not merges trained on another text.")
+
+
+def check_chunks(gpt2_chunks, qwen2_chunks) -> CheckResult:
+    """How many chunks do GPT-2's and Qwen2's pre-tokenizers make of ``'x = 12345'``?"""
+    for value, what in ((gpt2_chunks, "`gpt2_chunks`"), (qwen2_chunks, "`qwen2_chunks`")):
+        if value is ... or isinstance(value, bool) or not isinstance(value, int):
+            return failed(f"Replace {what} with a whole number, your prediction, then run the cell again.")
+    gpt2, qwen2 = bpe.pretokenize(CHUNK_TEXT, "gpt2"), bpe.pretokenize(CHUNK_TEXT, "qwen2")
+    if (gpt2_chunks, qwen2_chunks) == (len(gpt2), len(qwen2)):
+        return passed(f"Right: GPT-2 {gpt2}, Qwen2 {qwen2}. Qwen2 splits every digit (\\p{{N}}, not \\p{{N}}+), "
+                      "so no token can hold a whole number, and the space before a number stays alone.")
+    wrong = []
+    if gpt2_chunks != len(gpt2):
+        wrong.append(f"`gpt2_chunks` = {gpt2_chunks} is wrong: GPT-2's ' ?\\p{{N}}+' keeps a run of digits, with "
+                     "the space before it, in one chunk")
+    if qwen2_chunks != len(qwen2):
+        wrong.append(f"`qwen2_chunks` = {qwen2_chunks} is wrong: Qwen2's '\\p{{N}}' takes one digit at a time, and "
+                     "its space-then-symbol rule ' ?[^\\s\\p{{L}}\\p{{N}}]+' does not take digits")
+    return failed("; ".join(wrong) + ". Check with pretokenize(text, style).")
