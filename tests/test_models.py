@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -50,7 +51,9 @@ def test_default_model_loads_fast_in_a_fresh_process():
 
 
 @pytest.mark.parametrize("checkpoint", ["Qwen/Qwen2-0.5B-Instruct", "qwen2", "deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct",
-                                        "bigcode/starcoderbase-7b"])
+                                        "bigcode/starcoderbase-7b",
+                                        # the hub's own SmolLM2 is not the embedded Q4_1 copy: it needs the hub
+                                        "HuggingFaceTB/SmolLM2-135M-Instruct"])
 def test_hub_id_offline_fails_fast_and_points_to_the_default(checkpoint, monkeypatch, no_hub_cache):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     start = time.perf_counter()
@@ -218,3 +221,34 @@ def test_course_checkpoint_honours_the_variable(monkeypatch, tmp_path, no_hub_ca
     monkeypatch.setenv("DEEPCODER_CHECKPOINT", "Qwen/Qwen2-0.5B-Instruct")
     with pytest.raises(models.HubUnavailableError, match="offline mode is on"):
         models.course_checkpoint()
+
+
+# ---- notebook 00's exercise check (deepcoder_lib.exercises.nb00) ---------------------------------------
+
+def test_offline_checkpoint_check_agrees_with_from_pretrained(no_hub_cache):
+    """The check passes exactly the value that from_pretrained loads with downloads forbidden, and each
+    wrong choice offered in the notebook really fails there."""
+    from transformers import AutoConfig
+
+    from deepcoder_lib.exercises import nb00
+    folder = models.default_checkpoint()
+    for right in (folder, Path(folder)):
+        assert nb00.check_offline_checkpoint(right), right
+        assert AutoConfig.from_pretrained(right, local_files_only=True).model_type == "llama"
+    for wrong, says in ((None, "from_pretrained(None) is an error"), ("smollm2", "course's short name"),
+                        ("HuggingFaceTB/SmolLM2-135M-Instruct", "is a hub id"), ("Qwen/Qwen2-0.5B-Instruct", "is a hub id")):
+        result = nb00.check_offline_checkpoint(wrong)
+        assert not result and says in result.message, (wrong, result)
+        with pytest.raises((OSError, TypeError, ValueError)):
+            AutoConfig.from_pretrained(wrong, local_files_only=True)
+    assert "Replace `...`" in nb00.check_offline_checkpoint(...).message
+    assert "is not the prepared folder" in nb00.check_offline_checkpoint(str(Path(folder).parent)).message
+
+
+def test_first_exercise_counts_the_course_notebooks():
+    from deepcoder_lib.exercises import nb00
+    notebooks = sorted((Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    following = len(notebooks) - 1
+    assert nb00.check_first_exercise(following)
+    assert "counts this notebook too" in nb00.check_first_exercise(following + 1).message
+    assert not nb00.check_first_exercise(following - 1) and not nb00.check_first_exercise(str(following))
