@@ -236,7 +236,8 @@ def test_offline_checkpoint_check_agrees_with_from_pretrained(no_hub_cache):
         assert nb00.check_offline_checkpoint(right), right
         assert AutoConfig.from_pretrained(right, local_files_only=True).model_type == "llama"
     for wrong, says in ((None, "from_pretrained(None) is an error"), ("smollm2", "course's short name"),
-                        ("HuggingFaceTB/SmolLM2-135M-Instruct", "is a hub id"), ("Qwen/Qwen2-0.5B-Instruct", "is a hub id")):
+                        ("HuggingFaceTB/SmolLM2-135M-Instruct", "is a hub id"),
+                        ("Qwen/Qwen2-0.5B-Instruct", "is a hub id")):
         result = nb00.check_offline_checkpoint(wrong)
         assert not result and says in result.message, (wrong, result)
         with pytest.raises((OSError, TypeError, ValueError)):

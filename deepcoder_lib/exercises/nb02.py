@@ -67,7 +67,8 @@ def check_kv_cache(qwen_kv_bytes) -> CheckResult:
              8.0: "Bits vs bytes: a bfloat16 value is 16 bits = 2 bytes.",
              round(1 / c.layers, 2): f"Every layer keeps its own cache: multiply by the {c.layers} layers."}
     hint = hints.get(round(ratio, 1) if ratio >= 0.5 else round(ratio, 2), "")
-    return failed(f"{qwen_kv_bytes:,} is not it (x{ratio:.3g} the right size). {hint + ' ' if hint else ''}Multiply layers x tokens x 2 x "
+    hint = hint + " " if hint else ""
+    return failed(f"{qwen_kv_bytes:,} is not it (x{ratio:.3g} the right size). {hint}Multiply layers x tokens x 2 x "
                   "num_key_value_heads x head_dim x bytes per value (head_dim = hidden_size / num_attention_heads).")
 
 
@@ -92,9 +93,9 @@ def check_fits_here(qwen_fp32_fits, free_here, checkpoint: str = KV_CHECKPOINT, 
         return failed(f"`qwen_fp32_fits` must be True or False, got {qwen_fp32_fits!r}.")
     need = catalog.estimate_memory(checkpoint, dtype)
     truth = need * HEADROOM <= free_here
-    why = (f"{catalog.info(checkpoint).params:,} parameters x {catalog.BYTES_PER_PARAM[catalog.normalize_dtype(dtype)]:g}"
-           f" bytes = {need / gib:.2f} GiB in {dtype}, x{HEADROOM} working room = {need * HEADROOM / gib:.2f} GiB, "
-           f"against {free_here / gib:.1f} GiB free here.")
+    per = catalog.BYTES_PER_PARAM[catalog.normalize_dtype(dtype)]
+    why = (f"{catalog.info(checkpoint).params:,} parameters x {per:g} bytes = {need / gib:.2f} GiB in {dtype}, "
+           f"x{HEADROOM} working room = {need * HEADROOM / gib:.2f} GiB, against {free_here / gib:.1f} GiB free here.")
     if bool(qwen_fp32_fits) == truth:
         return passed(("Right, it fits: " if truth else "Right, it does not fit: ") + why)
     return failed(("It does fit: " if truth else "It does not fit: ") + why)
