@@ -99,6 +99,7 @@ def _in_local_hub_cache(checkpoint: str) -> bool:
 def resolve(checkpoint: str | None) -> str:
     """Turn None / a short name / a hub id / a folder into what from_pretrained takes.
 
+    None and "smollm2" are the embedded model's prepared folder; other short names ("qwen2") become hub ids.
     Hub ids that cannot be reached raise ``HubUnavailableError`` quickly, unless the checkpoint is
     already in the local Hugging Face cache.
     """
@@ -107,8 +108,10 @@ def resolve(checkpoint: str | None) -> str:
     if not isinstance(checkpoint, (str, os.PathLike)) or not str(checkpoint).strip():
         raise ValueError(f"`checkpoint` must be None (embedded default), a hub id or a folder path, got {checkpoint!r}")
     checkpoint = str(checkpoint)
-    if checkpoint in ("smollm2", catalog.SHORT_NAMES["smollm2"]):
-        return default_checkpoint()  # the same model, available offline
+    if checkpoint == "smollm2":
+        # Only the course's short name means the embedded copy (dequantized from a Q4_1 GGUF). The full hub id
+        # "HuggingFaceTB/SmolLM2-135M-Instruct" means the hub's own bf16 weights, so it goes to the hub.
+        return default_checkpoint()
     checkpoint = catalog.SHORT_NAMES.get(checkpoint, checkpoint)
     if is_local(checkpoint):
         return str(Path(checkpoint).expanduser())

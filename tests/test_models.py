@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -50,7 +51,9 @@ def test_default_model_loads_fast_in_a_fresh_process():
 
 
 @pytest.mark.parametrize("checkpoint", ["Qwen/Qwen2-0.5B-Instruct", "qwen2", "deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct",
-                                        "bigcode/starcoderbase-7b"])
+                                        "bigcode/starcoderbase-7b",
+                                        # the hub's own SmolLM2 is not the embedded Q4_1 copy: it needs the hub
+                                        "HuggingFaceTB/SmolLM2-135M-Instruct"])
 def test_hub_id_offline_fails_fast_and_points_to_the_default(checkpoint, monkeypatch, no_hub_cache):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     start = time.perf_counter()
@@ -218,3 +221,101 @@ def test_course_checkpoint_honours_the_variable(monkeypatch, tmp_path, no_hub_ca
     monkeypatch.setenv("DEEPCODER_CHECKPOINT", "Qwen/Qwen2-0.5B-Instruct")
     with pytest.raises(models.HubUnavailableError, match="offline mode is on"):
         models.course_checkpoint()
+
+
+# ---- notebook 00's exercise check (deepcoder_lib.exercises.nb00) ---------------------------------------
+
+def test_offline_checkpoint_check_agrees_with_from_pretrained(no_hub_cache):
+    """The check passes exactly the value that from_pretrained loads with downloads forbidden, and each
+    wrong choice offered in the notebook really fails there."""
+    from transformers import AutoConfig
+
+    from deepcoder_lib.exercises import nb00
+    folder = models.default_checkpoint()
+    for right in (folder, Path(folder)):
+        assert nb00.check_offline_checkpoint(right), right
+        assert AutoConfig.from_pretrained(right, local_files_only=True).model_type == "llama"
+    for wrong, says in ((None, "from_pretrained(None) is an error"), ("smollm2", "course's short name"),
+                        ("HuggingFaceTB/SmolLM2-135M-Instruct", "is a hub id"),
+                        ("Qwen/Qwen2-0.5B-Instruct", "is a hub id")):
+        result = nb00.check_offline_checkpoint(wrong)
+        assert not result and says in result.message, (wrong, result)
+        with pytest.raises((OSError, TypeError, ValueError)):
+            AutoConfig.from_pretrained(wrong, local_files_only=True)
+    assert "Replace `...`" in nb00.check_offline_checkpoint(...).message
+    assert "is not the prepared folder" in nb00.check_offline_checkpoint(str(Path(folder).parent)).message
+
+
+def test_first_exercise_counts_the_course_notebooks():
+    from deepcoder_lib.exercises import nb00
+    notebooks = sorted((Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    following = len(notebooks) - 1
+    assert nb00.check_first_exercise(following)
+    assert "counts this notebook too" in nb00.check_first_exercise(following + 1).message
+    assert not nb00.check_first_exercise(following - 1) and not nb00.check_first_exercise(str(following))
+
+
+# ---- notebook 02's exercise checks (deepcoder_lib.exercises.nb02) --------------------------------------
+
+def test_layer_params_check_matches_the_architecture(model_and_tokenizer):
+    """The passing count is the one the Llama architecture gives from the config; the usual slips fail with a hint."""
+    from deepcoder_lib.exercises import nb02
+    model, _ = model_and_tokenizer
+    c = model.config
+    head_dim = c.hidden_size // c.num_attention_heads
+    attention = 2 * c.hidden_size * c.hidden_size + 2 * c.hidden_size * c.num_key_value_heads * head_dim  # q, o; k, v
+    mlp = 3 * c.hidden_size * c.intermediate_size  # gate, up, down
+    per_layer = attention + mlp + 2 * c.hidden_size  # two RMSNorms
+    assert nb02.check_layer_params(model, per_layer)
+    total = sum(p.numel() for p in model.parameters())
+    for wrong, says in ((total, "whole model"), (total / c.num_hidden_layers, "embedding matrix is not in any layer"),
+                        (attention, "attention block alone"), (mlp, "MLP block alone"), (per_layer + 1, "is not it"),
+                        (..., "Replace `...` in `layer_params`"), ("3540096", "must be a number")):
+        result = nb02.check_layer_params(model, wrong)
+        assert not result and says in result.message, (wrong, result)
+
+
+def _kv_cache_from_transformers(seq_len: int) -> int:
+    """Bytes of Qwen2-0.5B's bfloat16 KV cache, measured on transformers' own DynamicCache: one layer of the
+    real config (vocabulary shrunk: it does not touch the cache) on 8 tokens, scaled to all layers and seq_len."""
+    from transformers import AutoConfig, Qwen2ForCausalLM
+
+    from deepcoder_lib import twins
+    config = AutoConfig.from_pretrained(twins.DATA_DIR / "qwen2")
+    one_layer = AutoConfig.from_pretrained(twins.DATA_DIR / "qwen2", num_hidden_layers=1, vocab_size=32)
+    model = Qwen2ForCausalLM(one_layer).to(torch.bfloat16).eval()
+    with torch.inference_mode():
+        cache = model(input_ids=torch.zeros(1, 8, dtype=torch.long), use_cache=True).past_key_values
+    layer = cache.layers[0]
+    per_token = sum(t.numel() * t.element_size() for t in (layer.keys, layer.values)) // 8
+    return per_token * config.num_hidden_layers * seq_len
+
+
+def test_kv_cache_check_agrees_with_transformers_cache():
+    from deepcoder_lib.exercises import nb02
+    true = _kv_cache_from_transformers(nb02.KV_TOKENS)
+    assert nb02.check_kv_cache(true) and nb02.check_kv_cache(float(true))
+    for factor, says in ((7, "grouped-query attention"), (0.5, "two tensors, K and V"), (2, "float32"),
+                         (8, "Bits vs bytes"), (1 / 24, "multiply by the 24 layers"), (1.5, "is not it")):
+        result = nb02.check_kv_cache(true * factor)
+        assert not result and says in result.message, (factor, result)
+    assert "`qwen_kv_bytes`" in nb02.check_kv_cache(...).message
+
+
+def test_fits_here_check_uses_this_machines_free_ram():
+    import psutil
+
+    from deepcoder_lib import catalog
+    from deepcoder_lib.exercises import nb02
+    memory = psutil.virtual_memory()
+    free = memory.available
+    fits = catalog.estimate_memory("qwen2", "float32") * 1.2 <= free
+    assert nb02.check_fits_here(fits, free)
+    assert not nb02.check_fits_here(not fits, free)
+    assert nb02.check_fits_here(False, free, "deepseek", "float32")  # 880 GiB of weights fit nowhere here
+    assert not nb02.check_fits_here(True, free, "deepseek", "float32")
+    for free_here, says in ((memory.total, "total RAM"), (free / 2**30, "give bytes"), (free / 2, "not this machine's"),
+                            (..., "Replace `...` in `free_here`")):
+        result = nb02.check_fits_here(fits, free_here)
+        assert not result and says in result.message, (free_here, result)
+    assert "`qwen_fp32_fits` must be True or False" in nb02.check_fits_here(..., free).message

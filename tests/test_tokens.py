@@ -215,6 +215,24 @@ def test_check_indentation_names_the_wrong_part():
     assert nb01.check_indentation(3, 4)
     result = nb01.check_indentation(3, 2)
     assert not result and "`two_tabs` = 2 is wrong" in result.message and "eight_spaces" not in result.message
+    assert "pre-tokenizer" in result.message and "no token for two tabs" not in result.message
+
+
+GPT2_SPLIT = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+
+def test_check_indentation_explains_with_the_real_pre_tokenizers(smollm2, qwen2):
+    """The explanation: SmolLM2's pre-tokenizer is GPT-2's regex (a word takes only a space in front), so two
+    tabs stay two pieces although the vocabulary has a two-tab token; Qwen2's takes any one symbol."""
+    import regex
+    line = nb01.TWO_TABS
+    assert nb01._pre_pieces("smollm2", line) == regex.findall(GPT2_SPLIT, line) == ["\t", "\t", "return", " x"]
+    qwen2_split = qwen2.backend_tokenizer.pre_tokenizer.pre_tokenize_str(line)
+    assert len(qwen2_split) == 3 and nb01._pre_pieces("qwen2", line) == regex.findall(tokens.QWEN2_PATTERN, line)
+    assert len(smollm2("\t\t")["input_ids"]) == 1  # the two-tab token exists; the split keeps BPE from it
+    result = nb01.check_indentation(3, len(smollm2(line)["input_ids"]))
+    assert result and str(nb01._pre_pieces("qwen2", line)) in result.message
+    assert str(nb01._pre_pieces("smollm2", line)) in result.message
 
 
 def test_check_round_trip():
@@ -223,3 +241,35 @@ def test_check_round_trip():
     result = nb01.check_round_trip("x = 1")
     assert not result and "NFC" in result.message
     assert not nb01.check_round_trip(42) and not nb01.check_round_trip("")
+
+
+def _notebook_01_snippet() -> str:
+    """The `snippet` string of notebook 01's "How code is tokenized" cell, read from the notebook itself."""
+    import ast
+    import json
+    from pathlib import Path
+    notebook = json.loads((Path(__file__).parents[1] / "notebooks" / "01_tokenizers.ipynb").read_text())
+    source = next("".join(c["source"]) for c in notebook["cells"] if c.get("id") == "b01f0284")
+    assignment = next(node for node in ast.parse(source).body if isinstance(node, ast.Assign))
+    return ast.literal_eval(assignment.value)
+
+
+def test_notebook_01_prose_matches_the_tokenizers(smollm2, qwen2, deepseek):
+    """What notebook 01's prose says about its snippet and its vocabularies, checked on the real tokenizers."""
+    snippet = _notebook_01_snippet()
+    pieces = {name: [t.text for t in tokens.tokenize(tok, snippet)]
+              for name, tok in (("smollm2", smollm2), ("qwen2", qwen2), ("deepseek", deepseek))}
+    # indentation: a run of spaces, its last space glued to the word; SmolLM2 glues the newline to the run
+    assert "   " in pieces["qwen2"] and " total" in pieces["qwen2"]
+    assert "\n   " in pieces["smollm2"] and "\n" not in pieces["smollm2"][:12]
+    # identifiers: ' average' + '_price' in Qwen2 and DeepSeek, ' average' + '_' + 'price' in SmolLM2
+    for name in ("qwen2", "deepseek"):
+        at = pieces[name].index(" average")
+        assert pieces[name][at:at + 2] == [" average", "_price"], name
+    at = pieces["smollm2"].index(" average")
+    assert pieces["smollm2"][at:at + 3] == [" average", "_", "price"]
+    # special tokens: SmolLM2's 17 sit inside its base vocabulary (ids 0-16); <|im_start|> is 1 vs 151644
+    added = smollm2.get_added_vocab()
+    assert len(added) == 17 and sorted(added.values()) == list(range(17)) and len(smollm2) == smollm2.vocab_size
+    assert smollm2.convert_tokens_to_ids("<|im_start|>") == 1 and qwen2.convert_tokens_to_ids("<|im_start|>") == 151644
+    assert len(qwen2) - qwen2.vocab_size == 3 and len(deepseek) - deepseek.vocab_size == 1_280

@@ -1,30 +1,52 @@
 """Checks for notebook 00 (start here): how checks work, and offline vs online checkpoints."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from . import CheckResult, failed, passed
+
+LAST_NOTEBOOK = 7  # the course map in notebook 00 lists 01 to 07
 
 
 def check_first_exercise(answer) -> CheckResult:
-    """The warm-up: how many notebooks follow this one (01 to 06)?"""
-    if answer is None or answer == ...:
+    """The warm-up: how many notebooks follow this one (01 to 07)?"""
+    if answer is None or answer is ...:
         return failed("Replace `...` with a number, then run the cell again.")
     if not isinstance(answer, int) or isinstance(answer, bool):
         return failed(f"Expected a whole number, got {answer!r} ({type(answer).__name__}).")
-    if answer == 7:
-        return failed("7 counts this notebook too: how many come *after* 00?")
-    if answer != 6:
-        return failed(f"{answer} is not it: look at the course map above and count the notebooks 01 to 06.")
-    return passed("Right: six notebooks follow, 01 to 06. That is how every check in the course works.")
+    if answer == LAST_NOTEBOOK + 1:
+        return failed(f"{answer} counts this notebook too: how many come *after* 00?")
+    if answer != LAST_NOTEBOOK:
+        return failed(f"{answer} is not it: look at the course map below and count the notebooks "
+                      f"01 to {LAST_NOTEBOOK:02d}.")
+    return passed(f"Right: {LAST_NOTEBOOK} notebooks follow, 01 to {LAST_NOTEBOOK:02d}. "
+                  "That is how every check in the course works.")
 
 
 def check_offline_checkpoint(checkpoint) -> CheckResult:
-    """Which `checkpoint` value loads the embedded model with no network at all?"""
+    """Which value makes ``AutoModelForCausalLM.from_pretrained(checkpoint)`` load the embedded model with no
+    network at all? Only the prepared folder (``default_checkpoint()``): from_pretrained knows no short names
+    and no None, and a hub id needs the hub (or a copy already in the local hub cache)."""
     from ..models import default_checkpoint
-    if checkpoint == ...:
+    if checkpoint is ...:
         return failed("Replace `...` with a checkpoint value, then run the cell again.")
-    if checkpoint is None or checkpoint == default_checkpoint():
-        return passed("Right: None (or the prepared folder's path) is the embedded model; it never needs the hub.")
-    if isinstance(checkpoint, str) and "/" in checkpoint and not checkpoint.startswith(("/", ".")):
-        return failed(f"{checkpoint!r} is a hub id: it needs a download (or your local hub cache). "
-                      "Which value means 'the embedded default'?")
-    return failed(f"{checkpoint!r} is neither None nor the prepared folder; read the cell above again.")
+    if checkpoint is None:
+        return failed("None is what the course's own load() takes for the embedded model, but "
+                      "from_pretrained(None) is an error: it needs a folder or a hub id. Which value is a folder?")
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        return failed(f"A checkpoint is a string (a hub id or a folder path), got {checkpoint!r} "
+                      f"({type(checkpoint).__name__}).")
+    folder = Path(default_checkpoint())
+    if Path(checkpoint).expanduser().resolve() == folder.resolve():
+        return passed(f"Right: the prepared folder {folder} holds config, weights and tokenizer, so "
+                      "from_pretrained reads it from disk and never asks the hub.")
+    text = str(checkpoint)
+    if text == "smollm2":
+        return failed("'smollm2' is the course's short name: deepcoder_lib's load() understands it, but "
+                      "from_pretrained would look for a hub repository called 'smollm2'. Which value is a folder?")
+    if "/" in text and not text.startswith(("/", ".", "~")) and not Path(text).exists():
+        return failed(f"{text!r} is a hub id: from_pretrained downloads it from the hub, "
+                      "so it needs the network unless you downloaded it before. It is also not the embedded copy. "
+                      "Which value is the local folder printed above?")
+    return failed(f"{text!r} is not the prepared folder ({folder}); print default_checkpoint() and compare.")

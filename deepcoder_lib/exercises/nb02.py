@@ -1,14 +1,15 @@
-"""Checks for notebook 02 (loading models): count parameters, bytes per dtype, will it fit.
+"""Checks for notebook 02 (loading models): parameters of one layer, a KV cache from a config, will it fit here.
 
-Each check computes the true answer from the prepared checkpoint or the catalog and says what
-was wrong and why.
+Each check computes the true answer itself (from the model, the catalog or this machine's free RAM) and
+says what was wrong and why.
 """
 from __future__ import annotations
 
 from .. import catalog
 from . import CheckResult, failed, passed
 
-GB = 10 ** 9  # laptops are sold in decimal gigabytes; catalog.GIB is 2**30
+KV_CHECKPOINT, KV_TOKENS, KV_DTYPE = "Qwen/Qwen2-0.5B-Instruct", 32_768, "bfloat16"
+HEADROOM = 1.2  # the working room models.check_fits and notebook 02 add on top of the weights
 
 
 def _number(value, what: str, example: str) -> int | float | CheckResult:
@@ -19,54 +20,82 @@ def _number(value, what: str, example: str) -> int | float | CheckResult:
     return value
 
 
-def check_param_count(model, n_params) -> CheckResult:
-    """``n_params`` should be the model's parameter count (tied embeddings counted once)."""
-    n_params = _number(n_params, "`n_params`", "134_000_000")
-    if isinstance(n_params, CheckResult):
-        return n_params
-    true = sum(p.numel() for p in model.parameters())
-    if n_params == true:
-        return passed(f"Right: {true:,} parameters. model.parameters() yields the tied embedding matrix once, "
-                      "although it serves as both input embedding and output layer.")
-    if n_params == true + model.get_input_embeddings().weight.numel():
-        return failed("You counted the embedding matrix twice: input embedding and lm_head are the same tensor "
-                      "(tie_word_embeddings=True). Sum p.numel() over model.parameters().")
-    return failed(f"{n_params:,} is not it. Sum p.numel() for p in model.parameters().")
+def check_layer_params(model, layer_params) -> CheckResult:
+    """``layer_params``: the parameters of one decoder layer of ``model`` (``model.model.layers[0]``)."""
+    layer_params = _number(layer_params, "`layer_params`", "3_000_000")
+    if isinstance(layer_params, CheckResult):
+        return layer_params
+    layers = model.model.layers
+    true = sum(p.numel() for p in layers[0].parameters())
+    total = sum(p.numel() for p in model.parameters())
+    attention = sum(p.numel() for p in layers[0].self_attn.parameters())
+    mlp = sum(p.numel() for p in layers[0].mlp.parameters())
+    if layer_params == true:
+        return passed(f"Right: {true:,} parameters per layer ({attention:,} attention, {mlp:,} MLP, the rest "
+                      f"norms). {len(layers)} layers hold {len(layers) * true:,} of the model's {total:,}; the "
+                      "embedding matrix holds most of the rest.")
+    if layer_params == total:
+        return failed("That is the whole model. Sum p.numel() over model.model.layers[0].parameters() only.")
+    if abs(layer_params - total / len(layers)) < 1:
+        return failed(f"That spreads the whole model over its {len(layers)} layers, but the embedding matrix "
+                      "is not in any layer. Count model.model.layers[0] itself.")
+    if layer_params in (attention, mlp):
+        part = "attention" if layer_params == attention else "MLP"
+        return failed(f"That is the {part} block alone; a layer also has the other block and two norms.")
+    return failed(f"{layer_params:,} is not it. Sum p.numel() for p in model.model.layers[0].parameters().")
 
 
-def check_weight_bytes(n_bytes, dtype: str = "bfloat16",
-                       checkpoint: str = "HuggingFaceTB/SmolLM2-135M-Instruct") -> CheckResult:
-    """``n_bytes``: bytes the weights of ``checkpoint`` take in ``dtype`` (parameters x bytes per parameter)."""
-    n_bytes = _number(n_bytes, "`n_bytes`", "270_000_000")
-    if isinstance(n_bytes, CheckResult):
-        return n_bytes
-    true = catalog.estimate_memory(checkpoint, dtype)
-    per = catalog.BYTES_PER_PARAM[catalog.normalize_dtype(dtype)]
-    if abs(n_bytes - true) <= 0.01 * true:
-        return passed(f"Right: {catalog.info(checkpoint).params:,} x {per:g} bytes = {true:,} bytes "
-                      f"({true / catalog.GIB:.2f} GiB) in {dtype}.")
-    ratio = n_bytes / true if true else 0
-    hint = {2.0: "That is float32 (4 bytes); bfloat16 takes 2.", 0.5: "Too small by half: 2 bytes, not 1.",
-            8.0: "Bits vs bytes: a bfloat16 number is 16 bits = 2 bytes."}.get(round(ratio, 1), "")
-    return failed(f"{n_bytes:,} is not it (off by x{ratio:.2f}). {hint} Multiply the parameter count by the "
-                  f"bytes per parameter of {dtype} ({per:g}).")
+def check_kv_cache(qwen_kv_bytes) -> CheckResult:
+    """``qwen_kv_bytes``: the KV cache of Qwen2-0.5B-Instruct for one sequence of 32,768 tokens in bfloat16."""
+    qwen_kv_bytes = _number(qwen_kv_bytes, "`qwen_kv_bytes`", "400_000_000")
+    if isinstance(qwen_kv_bytes, CheckResult):
+        return qwen_kv_bytes
+    c = catalog.info(KV_CHECKPOINT)
+    true = catalog.kv_cache_bytes(KV_CHECKPOINT, KV_TOKENS, 1, KV_DTYPE)
+    per = catalog.BYTES_PER_PARAM[KV_DTYPE]
+    arithmetic = (f"{c.layers} layers x {KV_TOKENS:,} tokens x 2 (K and V) x {c.kv_per_token_per_layer // 2} "
+                  f"(key/value heads x head_dim) x {per:g} bytes = {true:,} bytes ({true / catalog.GIB:.2f} GiB)")
+    if qwen_kv_bytes == true:
+        grouped = c.hidden_size * 2 // c.kv_per_token_per_layer  # query heads per K/V head
+        return passed(f"Right: {arithmetic}. Grouped-query attention keeps it small: with one K/V head per "
+                      f"query head it would be {grouped} times larger.")
+    ratio = qwen_kv_bytes / true if true else 0
+    hints = {7.0: "Qwen2 uses grouped-query attention: count num_key_value_heads (2) x head_dim (64), not all 14 "
+                  "heads or the whole hidden_size.",
+             0.5: "Each layer caches two tensors, K and V: multiply by 2.",
+             2.0: "That is float32 (4 bytes per value); bfloat16 takes 2.",
+             8.0: "Bits vs bytes: a bfloat16 value is 16 bits = 2 bytes.",
+             round(1 / c.layers, 2): f"Every layer keeps its own cache: multiply by the {c.layers} layers."}
+    hint = hints.get(round(ratio, 1) if ratio >= 0.5 else round(ratio, 2), "")
+    hint = hint + " " if hint else ""
+    return failed(f"{qwen_kv_bytes:,} is not it (x{ratio:.3g} the right size). {hint}Multiply layers x tokens x 2 x "
+                  "num_key_value_heads x head_dim x bytes per value (head_dim = hidden_size / num_attention_heads).")
 
 
-def check_will_it_fit(answer, checkpoint: str = "deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct",
-                      dtype: str = "bfloat16", ram_gb: float = 8) -> CheckResult:
-    """``answer`` (True/False): do the weights of ``checkpoint`` in ``dtype`` fit in ``ram_gb`` GB of RAM?"""
-    if answer is ...:
-        return failed("Replace `...` with True or False, then run the cell again.")
-    if answer not in (True, False):
-        return failed(f"`answer` must be True or False, got {answer!r}.")
+def check_fits_here(qwen_fp32_fits, free_here, checkpoint: str = KV_CHECKPOINT, dtype: str = "float32") -> CheckResult:
+    """``free_here``: this machine's free RAM as psutil reports it; ``qwen_fp32_fits``: do the weights of ``checkpoint``
+    in ``dtype``, plus 20% working room, fit in ``free_here``?"""
+    import psutil
+    free_here = _number(free_here, "`free_here`", "psutil.virtual_memory().available")
+    if isinstance(free_here, CheckResult):
+        return free_here
+    memory = psutil.virtual_memory()
+    gib = catalog.GIB
+    if free_here == memory.total:
+        return failed(f"{free_here:,} bytes is the machine's total RAM; the system and other programs use part of "
+                      "it. Use psutil.virtual_memory().available.")
+    if free_here < 1e6 <= memory.available:
+        return failed(f"{free_here:g} looks like GiB or GB; give bytes, as psutil does.")
+    if not 0.75 * memory.available <= free_here <= 1.25 * memory.available:
+        return failed(f"{free_here / gib:.1f} GiB is not this machine's free RAM now: psutil says "
+                      f"{memory.available / gib:.1f} GiB available. Measure it with psutil.virtual_memory().available.")
+    if qwen_fp32_fits is ... or qwen_fp32_fits not in (True, False):
+        return failed(f"`qwen_fp32_fits` must be True or False, got {qwen_fp32_fits!r}.")
     need = catalog.estimate_memory(checkpoint, dtype)
-    c = catalog.info(checkpoint)
-    fits = need < ram_gb * GB
-    why = (f"{c.params / 1e9:.1f}B parameters x {catalog.BYTES_PER_PARAM[catalog.normalize_dtype(dtype)]:g} bytes "
-           f"= {need / GB:.1f} GB of weights alone, against {ram_gb:g} GB of RAM (shared with the system).")
-    if c.active_params < c.params:
-        why += (f" Only {c.active_params / 1e9:.1f}B parameters are active per token, but a mixture-of-experts "
-                "model must keep every expert in memory: memory follows the total, speed the active count.")
-    if bool(answer) == fits:
-        return passed(("Right, it fits: " if fits else "Right, it does not fit: ") + why)
-    return failed(("It does fit: " if fits else "It does not fit: ") + why)
+    truth = need * HEADROOM <= free_here
+    per = catalog.BYTES_PER_PARAM[catalog.normalize_dtype(dtype)]
+    why = (f"{catalog.info(checkpoint).params:,} parameters x {per:g} bytes = {need / gib:.2f} GiB in {dtype}, "
+           f"x{HEADROOM} working room = {need * HEADROOM / gib:.2f} GiB, against {free_here / gib:.1f} GiB free here.")
+    if bool(qwen_fp32_fits) == truth:
+        return passed(("Right, it fits: " if truth else "Right, it does not fit: ") + why)
+    return failed(("It does fit: " if truth else "It does not fit: ") + why)
