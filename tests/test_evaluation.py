@@ -256,6 +256,8 @@ HOSTILE = {
     "wrong + abs = lambda": WRONG + "abs = lambda x: 0\n",
     "wrong + builtins.abs": WRONG + "import builtins\nbuiltins.abs = lambda x: 0\n",
     "wrong + sys.exit no-op": WRONG + "import sys\nsys.exit = lambda *a: None\n",
+    # the harness used to look `exec` up after the answer ran: a no-op exec skipped every hidden test
+    "wrong + builtins.exec no-op": WRONG + "import builtins\nbuiltins.exec = lambda *a, **k: None\n",
     "wrong + atexit os._exit(0)": WRONG + "import atexit, os\natexit.register(lambda: os._exit(0))\n",
     "wrong + forged marker": WRONG + "print('\\nDEEPCODER-RESULT 0 PASS', flush=True)\n"
                              "print('ALL TESTS PASSED', flush=True)\nimport os\nos._exit(0)\n",
