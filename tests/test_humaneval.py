@@ -114,3 +114,16 @@ def test_builtin_tricks_fool_the_reference_but_not_us(case):
     assert reference("HumanEval/4", code)  # check() sees the answer's abs: a wrong answer passes
     outcome = check_answer(BY_NAME["HumanEval/4"], fenced(code))
     assert not outcome.passed and outcome.reason.startswith("hidden test failed: assert abs(candidate(")
+
+
+def test_both_agree_on_real_model_answers():
+    """The embedded model's greedy answers (tests/fixtures/humaneval_answers.json), extracted as extract_code does."""
+    import json
+    from pathlib import Path
+
+    fixtures = json.loads((Path(__file__).parent / "fixtures" / "humaneval_answers.json").read_text(encoding="utf-8"))
+    answers = [a for a in fixtures["answers"] if a["code"] is not None]
+    with ThreadPoolExecutor(2) as pool:
+        ours = list(pool.map(lambda a: check_answer(BY_NAME[a["name"]], a["answer"], timeout=10).passed, answers))
+    theirs = [reference(a["name"], a["code"], timeout=10) for a in answers]
+    assert ours == theirs, [(a["name"], o, t) for a, o, t in zip(answers, ours, theirs) if o != t]
