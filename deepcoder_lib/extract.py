@@ -2,11 +2,14 @@
 
 ``extract(text)`` returns an ``Extraction`` (the code, and ``how`` it was found); ``extract_code``
 returns only the code and raises ValueError with a message that says what the answer contained.
-The rules: fenced blocks tagged ``language`` (or untagged) with code in them, joined in order; a
-fence pairs with the next fence, except that a tagged fence always opens a block and a first,
-untagged fence right after code-looking lines closes that code; a lone closing fence after unfenced code (the code is what comes before it, the prose after is
-dropped); an unterminated block (the answer hit ``max_new_tokens``); unfenced code from its first
-code-looking line. Empty fences are skipped. ``sandbox.py`` re-exports ``extract_code``.
+The rules: fenced blocks tagged ``language`` (or untagged) with code in them, joined in order; a fence
+pairs with the next fence, except that a tagged fence always opens a block and a first, untagged fence
+right after code-looking lines closes that code; a lone closing fence after unfenced code (the code is
+what comes before it, the prose after is dropped); an unterminated block (the answer hit
+``max_new_tokens``); unfenced code from its first code-looking line. Empty fences are skipped, and so
+are blocks that are interpreter transcripts (``>>> f(1)`` and its output: an example, not code to run).
+A fence indented by a list item indents its code the same: that indentation is removed (as Markdown
+does). ``sandbox.py`` re-exports ``extract_code``.
 """
 from __future__ import annotations
 
@@ -33,6 +36,11 @@ def _parses(source: str) -> bool:
         return True
     except (SyntaxError, ValueError):
         return False
+
+
+def _dedent(line: str, indent: int) -> str:
+    """``line`` without up to ``indent`` leading spaces: a fence indented in a list indents its code too."""
+    return line[min(indent, len(line) - len(line.lstrip(" "))):]
 
 
 def _unfenced(lines: list[str]) -> str | None:
@@ -74,7 +82,10 @@ def extract(text: str, language: str = "python") -> Extraction:
     found = []
     for tag, start, end, closed in blocks:
         tags.add(tag or "untagged")
-        body = "\n".join(lines[start + 1:end]).strip("\n")
+        indent = len(lines[start]) - len(lines[start].lstrip(" ")) if start >= 0 else 0
+        body = "\n".join(_dedent(line, indent) for line in lines[start + 1:end]).strip("\n")
+        if body.lstrip().startswith(">>>"):
+            continue  # an interpreter transcript (>>> calls and their output): an example, not the code
         if (tag in wanted or not tag) and body.strip():
             found.append((body, "before a lone closing fence" if start == -1 else "fenced" if closed else
                           "unterminated fence"))
@@ -86,7 +97,7 @@ def extract(text: str, language: str = "python") -> Extraction:
             return Extraction(code, "unfenced")
     if blocks:
         raise ValueError(f"no {language} code in the answer: it has code blocks tagged {', '.join(sorted(tags))} "
-                         f"but none tagged {language!r} (or they are empty)")
+                         f"but none tagged {language!r} (or they are empty, or >>> transcripts)")
     raise ValueError(f"no {language} code in the answer: no ``` fence and no line that starts like code "
                      f"(def, class, import, name = ...). Ask the model for one ```{language} code block.")
 

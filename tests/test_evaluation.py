@@ -123,7 +123,20 @@ def test_summarize_averages_unbiased_estimates_over_tasks():
     assert [(r["temperature"], r["pass@1"], r["tasks"]) for r in table] == [(0.0, 0.5, 2), (0.8, 0.25, 2)]
     sampled = summarize([r for r in _rows() if r["temperature"] == 0.8], ks=(1, 2, 4))[0]
     assert sampled["pass@2"] == pytest.approx((pass_at_k(4, 2, 2) + 0.0) / 2)  # (5/6 + 0) / 2
-    assert sampled["pass@4"] == pytest.approx(0.5)
+    # pass@4 from n=4 answers is one yes/no per task: not reported (k >= 2 needs n >= 2k), and said why
+    assert math.isnan(sampled["pass@4"]) and math.isnan(sampled["pass@4_low"])
+    assert sampled["note"] == ("pass@4 needs n >= 8 answers per task (2k), got n=4: not reported; "
+                               "sample more answers (-n 8) or use a smaller k")
+    assert sampled["pass@1_low"] <= sampled["pass@1"] <= sampled["pass@1_high"]
+
+
+def test_summarize_band_resamples_tasks():
+    """Two tasks: pass@1 is 1 and 0, so a resample of 2 tasks has mean 0, 0.5 or 1 (1/4, 1/2, 1/4)."""
+    rows = [{"task": t, "style": "system", "temperature": 0.0, "passed": p} for t, p in (("a", True), ("b", False))]
+    (entry,) = summarize(rows)
+    assert (entry["pass@1_low"], entry["pass@1"], entry["pass@1_high"]) == (0.0, 0.5, 1.0)
+    all_pass = summarize([{**r, "passed": True} for r in rows])[0]
+    assert (all_pass["pass@1_low"], all_pass["pass@1_high"]) == (1.0, 1.0) and all_pass["note"] == ""
 
 
 def test_csv_round_trip(tmp_path):
@@ -135,16 +148,56 @@ def test_csv_round_trip(tmp_path):
 
 def test_plot_pass_at_k():
     rows = _rows()
-    ax = plot_pass_at_k(summarize([r for r in rows if r["temperature"] > 0], ks=(1, 4)), ks=(1, 4))
+    summary = summarize([r for r in rows if r["temperature"] > 0], ks=(1, 2, 4))
+    ax = plot_pass_at_k(summary, ks=(1, 2, 4))
     assert ax.get_xlabel().startswith("sampling temperature") and ax.get_ylabel().startswith("pass@k")
-    assert [line.get_label() for line in ax.get_lines()] == ["pass@1", "pass@4"]
-    assert list(ax.get_lines()[1].get_ydata()) == [0.5]
+    assert ax.get_legend_handles_labels()[1] == ["pass@1", "pass@2", "pass@4 (not shown: needs n >= 8)"]
+    line, _, (bars,) = ax.containers[1]  # pass@2: the value, and an error bar from the band's low to high
+    assert list(line.get_ydata()) == [summary[0]["pass@2"]]
+    assert bars.get_segments()[0][:, 1].tolist() == [summary[0]["pass@2_low"], summary[0]["pass@2_high"]]
 
 
-def test_cli_argument_errors(capsys):
+@pytest.mark.parametrize("argv, message", [
+    (["-n", "2", "-k", "1,5"], "`-k` 5 needs `-n` >= 10 (pass@k is reported only with n >= 2k answers "
+                               "per task), got -n 2"),
+    (["-n", "4", "-k", "1,2,3"], "`-k` 3 needs `-n` >= 6"),
+    (["-k", "one"], "`-k` must be comma-separated ints, got 'one'"),
+    (["--temperatures", "0,warm"], "`--temperatures` must be comma-separated floats, got '0,warm'"),
+    (["--temperatures", "-1"], "every `--temperatures` value must be >= 0, got -1; 0 means greedy"),
+    (["-n", "0"], "`-n` must be at least 1, got 0"),
+    (["--styles", "fancy"], "`--styles` must come from ('plain', 'system', 'example'), got 'fancy'"),
+    (["--suite", "mbpp"], "argument --suite: invalid choice: 'mbpp'"),
+    (["--tasks", "nope"], "unknown task(s) ['nope']; the tasks are: celsius_to_fahrenheit"),
+    (["--suite", "humaneval", "--tasks", "HumanEval/999"], "unknown task(s) ['HumanEval/999']; the tasks are: "
+                                                          "HumanEval/0"),
+    (["--suite", "humaneval", "--tasks", "500:"], "`--tasks` 500: selects no task of suite 'humaneval'"),
+    (["--suite", "humaneval", "--tasks-dir", "x"], "`--tasks-dir` is for the course suite"),
+])
+def test_cli_argument_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        evaluation.main(["evaluate", "-n", "2", "-k", "1,5"])
-    assert exit_info.value.code == 2 and "every k must be <= n=2, got k=1,5" in capsys.readouterr().err
+        evaluation.main(["evaluate", *argv])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in err, err
+
+
+def test_cli_defaults_follow_the_suite():
+    from deepcoder_lib.evaluation_cli import parse
+
+    args, ks, temperatures, tasks = parse(["--suite", "humaneval", "--tasks", "0:3", "HumanEval/163"])
+    assert (ks, temperatures, args.n, args.max_new_tokens) == ([1], [0.0], 1, 300)
+    assert [t["name"] for t in tasks] == ["HumanEval/0", "HumanEval/1", "HumanEval/2", "HumanEval/163"]
+    args, ks, temperatures, tasks = parse([])
+    assert (ks, temperatures, args.n, len(tasks)) == ([1, 5], [0.0, 0.4, 0.8, 1.2], 10, len(TASKS))
+
+
+def test_load_tasks_slices_and_suites():
+    assert [t["name"] for t in load_tasks(["-2:"])] == [t["name"] for t in TASKS[-2:]]
+    assert load_tasks(["circle_area", "0:1"]) == [CIRCLE, TASKS[0]]
+    assert load_tasks(folder=evaluation.TASKS_DIR) == TASKS  # the folder argument, as before
+    with pytest.raises(ValueError, match=r"`suite` must be one of \('course', 'humaneval'\), got 'mbpp'"):
+        load_tasks(suite="mbpp")
+    with pytest.raises(ValueError, match="`folder` is for the course suite"):
+        load_tasks(folder="x", suite="humaneval")
 
 
 # ---------------------------------------------------------------- the real model
@@ -174,12 +227,12 @@ def test_sampling_is_seeded_and_varied(model, tokenizer):
 @pytest.mark.slow
 def test_cli_end_to_end(tmp_path, capsys):
     out = tmp_path / "suite.csv"
-    code = evaluation.main(["evaluate", "--tasks", "celsius_to_fahrenheit", "-n", "2", "-k", "1,2",
+    code = evaluation.main(["evaluate", "--tasks", "celsius_to_fahrenheit", "-n", "4", "-k", "1,2",
                             "--temperatures", "0,1.0", "--max-new-tokens", "48", "--output", str(out)])
     printed = capsys.readouterr().out
-    assert code == 0 and "wrote 4 graded answers" in printed and "pass@2" in printed
+    assert code == 0 and "wrote 8 graded answers" in printed and "pass@2" in printed and "95% bootstrap" in printed
     rows = read_csv(out)
-    assert [(r["temperature"], r["sample"]) for r in rows] == [(0.0, "0"), (0.0, "1"), (1.0, "0"), (1.0, "1")]
+    assert [(r["temperature"], r["sample"]) for r in rows] == [(t, str(i)) for t in (0.0, 1.0) for i in range(4)]
     assert {r["category"] for r in rows} <= {"pass", "no_code", "error", "wrong", "timeout"}
 
 
@@ -203,6 +256,8 @@ HOSTILE = {
     "wrong + abs = lambda": WRONG + "abs = lambda x: 0\n",
     "wrong + builtins.abs": WRONG + "import builtins\nbuiltins.abs = lambda x: 0\n",
     "wrong + sys.exit no-op": WRONG + "import sys\nsys.exit = lambda *a: None\n",
+    # the harness used to look `exec` up after the answer ran: a no-op exec skipped every hidden test
+    "wrong + builtins.exec no-op": WRONG + "import builtins\nbuiltins.exec = lambda *a, **k: None\n",
     "wrong + atexit os._exit(0)": WRONG + "import atexit, os\natexit.register(lambda: os._exit(0))\n",
     "wrong + forged marker": WRONG + "print('\\nDEEPCODER-RESULT 0 PASS', flush=True)\n"
                              "print('ALL TESTS PASSED', flush=True)\nimport os\nos._exit(0)\n",

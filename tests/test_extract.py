@@ -1,4 +1,8 @@
-"""extract_code on the answer shapes small chat models write (issue 13)."""
+"""extract_code on the answer shapes small chat models write (issue 13), and on real answers of the embedded model."""
+import json
+import re
+from pathlib import Path
+
 import pytest
 
 from deepcoder_lib.extract import extract, extract_code
@@ -17,6 +21,10 @@ DEF = "def add(a, b):\n    return a + b\n"
     ("```python\n" + DEF + "    # and then the token limit", DEF + "    # and then the token limit\n",
      "unterminated fence"),
     ("Sure!\n" + DEF + "\nThis adds the numbers.", DEF, "unfenced"),
+    # a fence indented under a list item: its indentation is not part of the code
+    ("1. Define it:\n   ```python\n   def add(a, b):\n       return a + b\n   ```\n2. Call it.", DEF, "fenced"),
+    # an example given as an interpreter transcript is not code to run
+    ("```python\n" + DEF + "```\nExample:\n```python\n>>> add(1, 2)\n3\n```", DEF, "fenced"),
     # unfenced def cut off at the token limit: returned, so the run reports the SyntaxError
     ("def add(a, b):\n    return (a +", "def add(a, b):\n    return (a +\n", "unfenced"),
 ])
@@ -29,6 +37,7 @@ def test_answer_shapes(text, code, how):
 @pytest.mark.parametrize("text, message", [
     ("I cannot help with that.", "no ``` fence and no line that starts like code"),
     ("```\n```\n```python\n```", "or they are empty"),
+    ("```python\n>>> add(1, 2)\n3\n```", "or >>> transcripts"),
     ("```js\nconsole.log(1)\n```", "tagged js but none tagged 'python'"),
 ])
 def test_messages_say_what_was_found(text, message):
@@ -39,3 +48,23 @@ def test_messages_say_what_was_found(text, message):
 def test_text_must_be_a_string():
     with pytest.raises(ValueError, match="`text` must be the model's answer as a str, got int"):
         extract_code(3)
+
+
+# ---------------------------------------------------------------- real answers (tests/fixtures/humaneval_answers.json)
+FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "humaneval_answers.json").read_text(encoding="utf-8"))
+
+
+def test_fixtures_are_real_reviewed_answers():
+    names = [a["name"] for a in FIXTURES["answers"]]
+    assert len(names) >= 24 and names == [f"HumanEval/{i}" for i in range(len(names))]
+    assert FIXTURES["settings"]["temperature"] == 0.0 and all(a["review"] for a in FIXTURES["answers"])
+
+
+@pytest.mark.parametrize("entry", FIXTURES["answers"], ids=[a["name"] for a in FIXTURES["answers"]])
+def test_real_model_answers(entry):
+    if entry["code"] is None:
+        with pytest.raises(ValueError, match=re.escape(entry["error"])):
+            extract(entry["answer"])
+    else:
+        found = extract(entry["answer"])
+        assert (found.code, found.how) == (entry["code"], entry["how"]), entry["review"]

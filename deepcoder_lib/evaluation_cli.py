@@ -1,0 +1,97 @@
+"""``python -m deepcoder_lib evaluate``: run a task suite on a model, print pass@k with its band, write a CSV.
+
+The command line of evaluation.py, kept apart so that module stays readable. Arguments are checked
+before the model loads; a bad one stops with a message that names it (argparse's exit status 2).
+Defaults follow the suite: the course's 16 tasks are cheap to sample (4 temperatures x n=10),
+HumanEval's 164 problems are run once, greedily (about 8 minutes on 2 idle cores).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .evaluation import PROMPT_STYLES, SUITES, evaluate, load_tasks, summarize, write_csv, write_run_info
+from .passk import samples_needed
+
+DEFAULTS = {"course": dict(temperatures="0,0.4,0.8,1.2", n=10, k="1,5", max_new_tokens=192),
+            "humaneval": dict(temperatures="0", n=1, k="1", max_new_tokens=300)}
+
+
+def _numbers(args, name: str, kind):
+    text = getattr(args, name.lstrip("-").replace("-", "_"))
+    try:
+        return [kind(x) for x in text.split(",")]
+    except ValueError:
+        raise ValueError(f"`{name}` must be comma-separated {kind.__name__}s, got {text!r}") from None
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[int], list[float], list[dict]]:
+    """The parsed arguments, the k values, the temperatures and the tasks; SystemExit(2) with a message if wrong."""
+    parser = argparse.ArgumentParser(prog="python -m deepcoder_lib evaluate",
+                                     description="Run a task suite on a model: print pass@k with its 95% band, write a CSV.")
+    parser.add_argument("--suite", choices=SUITES, default="course", help="course (default) or humaneval")
+    parser.add_argument("--tasks", nargs="*", help="task names or slices such as 0:20 (default: the whole suite)")
+    parser.add_argument("--tasks-dir", default=None, help="folder of task .json files (course suite only)")
+    parser.add_argument("--temperatures", help="comma-separated; 0 = greedy (course: 0,0.4,0.8,1.2; humaneval: 0)")
+    parser.add_argument("-n", type=int, help="answers per task and temperature (course: 10; humaneval: 1)")
+    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus top_p for sampled answers (Codex, BigCode: 0.95)")
+    parser.add_argument("-k", help="comma-separated k for pass@k; k >= 2 needs n >= 2k (course: 1,5; humaneval: 1)")
+    parser.add_argument("--styles", default="system", help=f"comma-separated prompt styles from {PROMPT_STYLES}")
+    parser.add_argument("--max-new-tokens", type=int, help="course: 192; humaneval: 300")
+    parser.add_argument("--checkpoint", default=None, help="hub id or folder (default: the embedded model)")
+    parser.add_argument("--output", default="evaluation.csv", help="CSV path for one row per answer")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=16, help="sequences per generate call (memory)")
+    args = parser.parse_args(argv)
+    for name, value in DEFAULTS[args.suite].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    try:
+        ks, temperatures = _numbers(args, "-k", int), _numbers(args, "--temperatures", float)
+        if args.n < 1:
+            raise ValueError(f"`-n` must be at least 1, got {args.n}")
+        if min(ks) < 1:
+            raise ValueError(f"every `-k` must be at least 1, got -k {args.k}")
+        short = [k for k in ks if args.n < samples_needed(k)]
+        if short:
+            raise ValueError(f"`-k` {short[0]} needs `-n` >= {samples_needed(short[0])} (pass@k is reported only "
+                             f"with n >= 2k answers per task), got -n {args.n}")
+        if not 0 < args.top_p <= 1:
+            raise ValueError(f"`--top-p` must be in (0, 1], got {args.top_p}; 1.0 switches top-p off")
+        if min(temperatures) < 0:
+            raise ValueError(f"every `--temperatures` value must be >= 0, got {args.temperatures}; 0 means greedy")
+        bad = [s for s in args.styles.split(",") if s not in PROMPT_STYLES]
+        if bad:
+            raise ValueError(f"`--styles` must come from {PROMPT_STYLES}, got {bad[0]!r}")
+        if args.suite == "humaneval" and args.tasks_dir is not None:
+            raise ValueError(f"`--tasks-dir` is for the course suite, got --suite humaneval --tasks-dir {args.tasks_dir}")
+        tasks = load_tasks(args.tasks or None, args.tasks_dir, suite=args.suite)
+        if not tasks:
+            raise ValueError(f"`--tasks` {' '.join(args.tasks)} selects no task of suite {args.suite!r}")
+    except ValueError as e:
+        parser.error(str(e))
+    return args, ks, temperatures, tasks
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite, print pass@k with its 95% band per style and temperature, write a CSV."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["evaluate"]:
+        argv = argv[1:]
+    args, ks, temperatures, tasks = parse(argv)
+    from .models import load
+
+    model, tokenizer = load(args.checkpoint)
+    started = time.time()
+    rows = evaluate(model, tokenizer, tasks, temperatures=temperatures, n=args.n, styles=args.styles.split(","),
+                    top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed, batch_size=args.batch_size,
+                    progress=True)
+    print(f"wrote {len(rows)} graded answers to {write_csv(rows, args.output)}")
+    print(f"and how they were made to {write_run_info(args.output, argv, seconds=round(time.time() - started))}")
+    print(f"{args.suite}: {len(tasks)} tasks, n={args.n}; pass@k [95% bootstrap band over tasks]")
+    print(f"{'style':<8} {'temperature':>11} " + " ".join(f"{'pass@' + str(k):>22}" for k in ks))
+    for r in summarize(rows, ks):
+        cells = [f"{r[f'pass@{k}']:.3f} [{r[f'pass@{k}_low']:.3f}, {r[f'pass@{k}_high']:.3f}]" for k in ks]
+        print(f"{r['style']:<8} {r['temperature']:>11.2f} " + " ".join(f"{c:>22}" for c in cells))
+    return 0

