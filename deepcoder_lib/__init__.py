@@ -2,14 +2,15 @@
 
 Modules (one concept each), imported lazily so ``import deepcoder_lib`` stays instant:
 prepare (embedded model -> cache folder), models (load), catalog (sizes, memory), doctor,
-tokens and playground (notebook 01), generation and stepper (02/03), sampling, plots and
+tokens and playground (notebook 01), generation and stepper (02/03), sampling, plots, livechart and
 explorer (04), sandbox, webcheck, evaluation, passk and humaneval (05), adapters (06), exercises (checks).
 """
 import importlib
 
 __version__ = "0.1.0"
 __all__ = ["adapters", "catalog", "doctor", "evaluation", "evaluation_cli", "exercises", "explorer", "generation",
-           "humaneval", "models", "passk", "playground", "plots", "prepare", "sampling", "sandbox", "stepper", "tokens", "webcheck"]
+           "humaneval", "livechart", "models", "passk", "playground", "plots", "prepare", "sampling", "sandbox",
+           "stepper", "tokens", "webcheck"]
 
 
 def __getattr__(name):

@@ -7,6 +7,7 @@ notebook 00 and the tests call them too. Unlike ``prepare.py`` it changes nothin
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -98,6 +99,33 @@ def check_widgets() -> Check:
         return Check("widget extension", FAIL, f"jupyterlab_widgets {version} but its lab extension files are missing",
                      "pip install --force-reinstall jupyterlab_widgets, then restart JupyterLab")
     return Check("widget extension", OK, f"jupyterlab_widgets {version}, lab extension installed")
+
+
+def labextension_dirs() -> list[Path]:
+    """Where JupyterLab looks for prebuilt extensions: this environment's share/jupyter first."""
+    try:
+        from jupyter_core.paths import jupyter_path
+        return [Path(p) for p in jupyter_path("labextensions")]
+    except ImportError:
+        return [Path(sys.prefix) / "share" / "jupyter" / "labextensions"]
+
+
+def check_live_charts(search: list[Path] | None = None) -> Check:
+    """The sampling explorer's chart is ipympl's canvas: it needs ipympl and its JupyterLab extension,
+    jupyter-matplotlib (without the extension the chart shows an error instead of a picture)."""
+    try:
+        version = importlib.metadata.version("ipympl")
+    except importlib.metadata.PackageNotFoundError:
+        return Check("live charts", WARN, "ipympl is not installed: the explorer's chart falls back to a picture "
+                     "redrawn on every move (slower)", "pip install ipympl==0.10.0, then restart JupyterLab")
+    for folder in search if search is not None else labextension_dirs():
+        package = folder / "jupyter-matplotlib" / "package.json"
+        if package.is_file():
+            ext = json.loads(package.read_text()).get("version", "?")
+            return Check("live charts", OK, f"ipympl {version}, JupyterLab extension jupyter-matplotlib {ext}")
+    return Check("live charts", FAIL, f"ipympl {version} but its JupyterLab extension (jupyter-matplotlib) is missing: "
+                 "the explorer's chart would show an error", "pip install --force-reinstall ipympl==0.10.0, "
+                 "then restart JupyterLab (jupyter labextension list should show jupyter-matplotlib)")
 
 
 def check_model(load: bool = True) -> Check:
@@ -238,8 +266,8 @@ def check_class_server() -> Check:
                  "check DEEPCODER_SERVER / DEEPCODER_API_KEY with your teacher" if not ok else "")
 
 
-ALL_CHECKS = (check_python, check_packages, check_widgets, check_model, check_memory, check_disk,
-              check_accelerator, check_course_device, check_torch_build, check_hub, check_sandbox, check_html_checks, check_class_server)
+ALL_CHECKS = (check_python, check_packages, check_widgets, check_live_charts, check_model, check_memory,
+              check_disk, check_accelerator, check_course_device, check_torch_build, check_hub, check_sandbox, check_html_checks, check_class_server)
 
 
 def run_checks(load_model: bool = True) -> list[Check]:

@@ -2,10 +2,13 @@
 
 ``make_explorer(model, tokenizer, prompts)`` returns an ``Explorer``. The model runs once per prompt
 (its next-token logits are cached); moving a slider re-runs only ``sampling.sampling_probs`` and
-redraws the chart. The chart is an inline SVG in an ``ipywidgets.HTML`` with a fixed size: no
-JavaScript, no CDN, nothing that grows or flickers, and a redraw costs a few milliseconds where a
-fresh matplotlib figure costs ~200 ms (``plots.py`` holds the matplotlib charts for static cells).
-Anything that calls ``generate`` sits behind the "sample" button.
+updates the chart in place. The chart is a matplotlib figure (``livechart.TokenChart``), drawn once:
+a move sets bar widths and labels and blits them (~10-30 ms, where a fresh figure costs ~200 ms).
+In a Jupyter kernel with ipympl it is ipympl's canvas widget (``%matplotlib widget``'s canvas,
+rendered by JupyterLab offline, with a toolbar that saves it); without ipympl or outside a kernel
+(tests) it is a plain Agg figure shown as a PNG in an ``Image`` widget, said so on screen.
+``explorer.figure.savefig(path)`` saves the chart either way. Anything that calls ``generate``
+sits behind the "sample" button.
 """
 from __future__ import annotations
 
@@ -18,12 +21,12 @@ import traceback
 import torch
 
 from . import generation, sampling
+from .livechart import IPYMPL_FIX, TokenChart, in_kernel, ipympl_installed
 from .plots import token_label
 
 EXPLORER_CLASS = "deepcoder-explorer"       # the whole widget
-PLOT_CLASS = "deepcoder-explorer-plot"      # the live chart (an HTML widget holding an <svg>)
+PLOT_CLASS = "deepcoder-explorer-plot"      # the live chart: ipympl's canvas widget, or an Image widget
 SAMPLES_CLASS = "deepcoder-explorer-samples"  # the sampled continuations, side by side
-ROW, LABEL_W, BAR_W = 20, 130, 400           # chart geometry in px: fixed, so the picture never changes size
 
 
 def _label(prompt) -> str:
@@ -43,31 +46,11 @@ def _one_thread():
         torch.set_num_threads(before)
 
 
-def chart_svg(labels, before, after, removed) -> str:
-    """The bar chart as SVG: light bars = model (T=1, no filter), blue = after filters, grey = removed."""
-    height = ROW * len(labels) + 26
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{LABEL_W + BAR_W + 130}" height="{height}" '
-             'font-family="monospace" font-size="12">']
-    for x in (0, 0.25, 0.5, 0.75, 1.0):  # fixed 0..1 scale: bars are comparable between moves
-        px = LABEL_W + x * BAR_W
-        parts.append(f'<line x1="{px:.1f}" y1="0" x2="{px:.1f}" y2="{height - 20}" stroke="#e1e4e8"/>'
-                     f'<text x="{px:.1f}" y="{height - 6}" text-anchor="middle" fill="#666">{x:g}</text>')
-    for i, (label, b, a, gone) in enumerate(zip(labels, before, after, removed)):
-        y = i * ROW
-        grey = gone and "#999" or "#111"
-        parts.append(f'<text x="{LABEL_W - 6}" y="{y + 14}" text-anchor="end" fill="{grey}"'
-                     f'{" text-decoration=" + chr(34) + "line-through" + chr(34) if gone else ""}>'
-                     f'{html.escape(label)}</text>'
-                     f'<rect x="{LABEL_W}" y="{y + 2}" width="{b * BAR_W:.1f}" height="{ROW - 4}" '
-                     f'fill="{gone and "#d0d0d0" or "#b6d4fe"}"/>'
-                     f'<rect x="{LABEL_W}" y="{y + 6}" width="{a * BAR_W:.1f}" height="{ROW - 12}" fill="#1f6feb"/>'
-                     f'<text x="{LABEL_W + BAR_W + 8}" y="{y + 14}" fill="{grey}">'
-                     + ("removed" if gone else f"{a:6.1%}") + f'<tspan fill="#999"> ({b:.1%})</tspan></text>')
-    return "".join(parts) + "</svg>"
-
-
 class Explorer:
-    """Sliders ``.temperature``, ``.top_k``, ``.top_p``, ``.min_p``, ``.seed``; chart ``.plot``; ``.widget``.
+    """Sliders ``.temperature``, ``.top_k``, ``.top_p``, ``.min_p``, ``.seed``; ``.widget`` holds them all.
+
+    ``.chart`` is the ``TokenChart`` (``.figure`` its matplotlib figure, ``.live`` whether it is on
+    ipympl's canvas); ``.plot`` is the widget that shows it (the canvas itself, or an ``Image``).
 
     After every change: ``.probs`` (what generate would draw from), ``.kept`` (how many tokens can
     be drawn), ``.drawn_id`` (the token the seed draws), ``.update_times_ms``. ``.forward_passes``
@@ -75,7 +58,8 @@ class Explorer:
     ``.last_samples`` with ``num_samples`` continuations from one batched ``generate`` call.
     """
 
-    def __init__(self, model, tokenizer, prompts, *, n: int = 15, num_samples: int = 4, max_new_tokens: int = 40):
+    def __init__(self, model, tokenizer, prompts, *, n: int = 15, num_samples: int = 4, max_new_tokens: int = 40,
+                 live: bool | None = None):
         import ipywidgets as widgets
 
         self.model, self.tokenizer = model, tokenizer
@@ -95,7 +79,10 @@ class Explorer:
         self.seed = widgets.IntText(0, description="seed", style=style, layout=widgets.Layout(width="200px"))
         self.sample_button = widgets.Button(description=f"sample {num_samples} continuations", icon="dice",
                                             layout=widgets.Layout(width="240px"))
-        self.header, self.plot, self.samples, self.message = (widgets.HTML() for _ in range(4))
+        self.header, self.samples, self.message = (widgets.HTML() for _ in range(3))
+        self.chart = TokenChart(n, live=live)  # live=None: ipympl's canvas when in a kernel
+        self.figure = self.chart.figure
+        self.plot = self.figure.canvas if self.chart.live else widgets.Image(format="png")
         for name in ("temperature", "top_k", "top_p", "min_p", "seed"):
             getattr(self, name).add_class(f"deepcoder-{name.replace('_', '-')}")
         self.plot.add_class(PLOT_CLASS)
@@ -144,6 +131,7 @@ class Explorer:
             self._cache[key] = (prompt, inputs, logits, ids, [token_label(self.tokenizer, i) for i in ids.tolist()],
                                 logits.softmax(-1)[ids].tolist())
         self.current, self.inputs, self.logits, self.shown_ids, self.labels, self.model_probs = self._cache[key]
+        self.chart.set_labels(self.labels, self.model_probs)
         self.update()
 
     def settings(self) -> dict:
@@ -161,23 +149,30 @@ class Explorer:
             after = self.probs[self.shown_ids].tolist()
             entropy = sampling.entropy_bits(self.probs)
         self.header.value = self._header_html(s, entropy, sum(after))
-        self.plot.value = ('<div class="tex2jax_ignore" style="overflow:hidden">'
-                           + chart_svg(self.labels, self.model_probs, after, [a == 0 for a in after]) + "</div>")
+        self.chart.update(self.model_probs, after, " · ".join(self._settings_text(s)) + f": {self.kept:,} of "
+                          f"{self.logits.numel():,} tokens left")
+        if not self.chart.live:
+            self.plot.value = self.chart.png()
         self.update_times_ms.append((time.perf_counter() - start) * 1000)
 
-    def _header_html(self, s: dict, entropy: float, shown_mass: float) -> str:
+    @staticmethod
+    def _settings_text(s: dict) -> list[str]:
         t, k, p, m = s["temperature"], s["top_k"], s["top_p"], s["min_p"]
-        parts = [f"temperature {t:.2f}" + (" (greedy)" if t == 0 else ""), f"top_k {k or 'off'}",
-                 f"top_p {p:.2f}" if p < 1 else "top_p off", f"min_p {m:.2f}" if m > 0 else "min_p off"]
-        if t == 0:
+        return [f"temperature {t:.2f}" + (" (greedy)" if t == 0 else ""), f"top_k {k or 'off'}",
+                f"top_p {p:.2f}" if p < 1 else "top_p off", f"min_p {m:.2f}" if m > 0 else "min_p off"]
+
+    def _header_html(self, s: dict, entropy: float, shown_mass: float) -> str:
+        if s["temperature"] == 0:
             note = "temperature 0 = greedy: all probability on the most likely token, the same output every time"
         elif self.kept == 1:
             note = "only one token is left: this is greedy decoding, the same output every time"
         else:
             note = "light bars: the model at temperature 1 with no filter; blue: what sampling draws from now"
+        if not self.chart.live and in_kernel() and not ipympl_installed():
+            note += f"<br>ipympl is not installed, so the chart is a picture redrawn on each move: {IPYMPL_FIX}"
         drawn = html.escape(token_label(self.tokenizer, self.drawn_id))
         return (f'<div class="tex2jax_ignore" style="font-family:sans-serif;line-height:1.5">'
-                f'<b>{" · ".join(parts)}</b><br>'
+                f'<b>{" · ".join(self._settings_text(s))}</b><br>'
                 f'{self.kept:,} of {self.logits.numel():,} tokens can be drawn · entropy {entropy:.2f} bits · '
                 f'the {len(self.labels)} shown hold {shown_mass:.1%} · seed {int(self.seed.value)} draws '
                 f'<code>{drawn}</code><br><span style="color:#555">{note}</span></div>')
@@ -218,11 +213,12 @@ class Explorer:
 
 
 def make_explorer(model, tokenizer, prompts, *, n: int = 15, num_samples: int = 4,
-                  max_new_tokens: int = 40) -> Explorer:
+                  max_new_tokens: int = 40, live: bool | None = None) -> Explorer:
     """An ``Explorer`` over ``prompts``: a list or {label: prompt} of requests (str) or chat messages.
 
     A messages list that ends with an assistant message is continued from its text (e.g. half a
-    function), so the sliders act on the next token of code.
+    function), so the sliders act on the next token of code. ``live``: True for ipympl's canvas,
+    False for a plain figure shown as PNG, None (default) for ipympl's canvas when in a kernel.
     """
     if isinstance(prompts, (str, bytes)) or not prompts:
         raise ValueError(f"`prompts` must be a non-empty list or dict of prompts, got {prompts!r}; "
@@ -230,4 +226,5 @@ def make_explorer(model, tokenizer, prompts, *, n: int = 15, num_samples: int = 
     for name, value in (("n", n), ("num_samples", num_samples), ("max_new_tokens", max_new_tokens)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"`{name}` must be a positive whole number, got {value!r}")
-    return Explorer(model, tokenizer, prompts, n=n, num_samples=num_samples, max_new_tokens=max_new_tokens)
+    return Explorer(model, tokenizer, prompts, n=n, num_samples=num_samples, max_new_tokens=max_new_tokens,
+                    live=live)

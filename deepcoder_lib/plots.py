@@ -2,8 +2,8 @@
 
 Each function takes ``ax=None`` (a new figure when None), returns the Axes and never calls
 ``plt.show()``; titles and axis labels say whether they show probabilities before or after the
-filters. The maths comes from ``sampling.py``; the live explorer (``explorer.py``) draws its own,
-faster SVG chart instead of these, because a fresh matplotlib figure takes ~200 ms.
+filters. The maths comes from ``sampling.py``. The live explorer's chart is ``livechart.py``: one
+figure updated in place, because a fresh figure like these takes ~100-200 ms.
 """
 from __future__ import annotations
 

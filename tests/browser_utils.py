@@ -6,6 +6,7 @@ that a run leaves nothing behind and never depends on what a person did in their
 ``open_notebook`` waits for the status bar to say the kernel is idle: the toolbar says "idle"
 earlier, and a Run All sent then is lost. ``time_until_changed`` measures, inside the page, how
 long an action takes to change what a person sees in an element (img src, svg, canvas pixels).
+``wait_painted`` waits for a canvas (ipympl's figure) to show its first picture.
 """
 from __future__ import annotations
 
@@ -177,10 +178,25 @@ def error_outputs(page) -> list[str]:
     return page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
 
 
+# A canvas is compared by its pixels: a hash of getImageData, ~1-2 ms for the explorer's chart, where
+# toDataURL (a PNG encode) would take longer than the change it times and compete with the page for the CPU.
+CANVAS_HASH_JS = """c => { try {
+  const ctx = c.getContext('2d'); if (!ctx || !c.width || !c.height) return '';
+  const words = new Uint32Array(ctx.getImageData(0, 0, c.width, c.height).data.buffer);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < words.length; i++) { h = Math.imul(h ^ words[i], 16777619); }
+  return c.width + 'x' + c.height + ':' + (h >>> 0).toString(16);
+} catch (e) { return ''; } }"""
+
 FINGERPRINT_JS = """el => {
-  const canvases = [...el.querySelectorAll('canvas')].map(c => { try { return c.toDataURL(); } catch (e) { return ''; } });
-  return el.innerHTML + canvases.join('|');
+  const hash = """ + CANVAS_HASH_JS + """;
+  return el.innerHTML + [...el.querySelectorAll('canvas')].map(hash).join('|');
 }"""
+
+PAINTED_JS = """el => [...el.querySelectorAll('canvas')].some(c => { try {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (let i = 0; i < d.length; i += 4) { if (d[i + 3] && (d[i] < 200 || d[i + 1] < 200)) return true; }
+  return false; } catch (e) { return false; } })"""
 
 WATCH_JS = """([el, timeoutMs]) => { window.__deepcoderWatch = new Promise(resolve => {
   const fp = """ + FINGERPRINT_JS + """;
@@ -208,7 +224,13 @@ def time_until_changed(page, target, action, timeout_ms: int = 15_000) -> float 
 
 
 def fingerprint(target) -> str:
+    """What ``target`` shows: its HTML plus a hash of the pixels of each canvas in it."""
     return target.evaluate(FINGERPRINT_JS)
+
+
+def wait_painted(page, target, timeout_ms: int = 60_000) -> None:
+    """Wait until a canvas inside ``target`` shows something darker than the background (a drawn chart)."""
+    page.wait_for_function(f"el => ({PAINTED_JS})(el)", arg=target.element_handle(), timeout=timeout_ms)
 
 
 def screenshot(page, name: str, target=None) -> Path:

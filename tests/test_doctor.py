@@ -17,10 +17,21 @@ def _run(*args, **env):
 def test_doctor_says_ready_on_a_prepared_machine():
     out = _run(HF_HUB_OFFLINE="1")
     assert out.returncode == 0, out.stdout + out.stderr
-    for name in ("python", "packages", "widget extension", "embedded model", "memory", "disk", "accelerator", "hub"):
+    for name in ("python", "packages", "widget extension", "live charts", "embedded model", "memory", "disk", "accelerator", "hub"):
         assert name in out.stdout
     assert "loads and runs in" in out.stdout and "READY" in out.stdout
     assert len(out.stdout.splitlines()) < 25  # one screen
+
+
+def test_live_charts_need_the_ipympl_lab_extension(tmp_path):
+    check = doctor.check_live_charts()  # this machine: installed from requirements.txt
+    assert check.status == doctor.OK and "jupyter-matplotlib" in check.detail, check.line()
+    check = doctor.check_live_charts(search=[tmp_path])  # a JupyterLab without the extension
+    assert check.status == doctor.FAIL and "extension (jupyter-matplotlib) is missing" in check.detail
+    assert "pip install --force-reinstall ipympl==0.10.0" in check.fix
+    (tmp_path / "jupyter-matplotlib").mkdir()
+    (tmp_path / "jupyter-matplotlib" / "package.json").write_text('{"version": "0.12.0"}')
+    assert doctor.check_live_charts(search=[tmp_path]).detail.endswith("jupyter-matplotlib 0.12.0")
 
 
 def test_unprepared_model_fails_with_the_fix(tmp_path):

@@ -1,14 +1,17 @@
 """The sampling explorer's wiring, without a browser: set widget values, assert what was computed and drawn."""
 from __future__ import annotations
 
-import re
+import io
 import warnings
 
 import pytest
 import torch
+from matplotlib.colors import to_hex
+from PIL import Image
 
 from deepcoder_lib import sampling
-from deepcoder_lib.explorer import PLOT_CLASS, SAMPLES_CLASS, chart_svg, make_explorer
+from deepcoder_lib.explorer import PLOT_CLASS, SAMPLES_CLASS, make_explorer
+from deepcoder_lib.plots import REMOVED, token_label
 
 REQUEST = "Write a Python function that reverses a string."
 PROMPTS = {
@@ -24,21 +27,41 @@ def explorer(model, tokenizer):
     return make_explorer(model, tokenizer, PROMPTS, n=10, num_samples=3, max_new_tokens=4)
 
 
-def _svg_size(explorer):
-    return re.search(r'<svg [^>]*width="(\d+)" height="(\d+)"', explorer.plot.value).groups()
+def _picture(explorer):
+    """The PNG the Image widget shows (outside a kernel the chart is a plain figure), as a PIL image."""
+    return Image.open(io.BytesIO(bytes(explorer.plot.value)))
 
 
-def test_built_once_per_prompt_with_findable_widgets(explorer):
+def _drawn(explorer):
+    """What the chart's artists show: model bar widths, kept bar widths, labels, and which rows are removed."""
+    chart = explorer.chart
+    return ([b.get_width() for b in chart.model_bars], [b.get_width() for b in chart.kept_bars],
+            [t.get_text() for t in chart.token_texts], [s.get_visible() for s in chart.strikes])
+
+
+def _removed(explorer) -> int:
+    grey = [to_hex(b.get_facecolor()) == REMOVED for b in explorer.chart.model_bars]
+    values = [t.get_text() == "removed" for t in explorer.chart.value_texts]
+    assert grey == values == _drawn(explorer)[3], "a removed token must be greyed, struck and say so"
+    return sum(grey)
+
+
+def test_built_once_per_prompt_with_findable_widgets(explorer, tokenizer):
     assert explorer.forward_passes == 1
     assert PLOT_CLASS in explorer.plot._dom_classes and SAMPLES_CLASS in explorer.samples._dom_classes
     assert [w.description for w in (explorer.temperature, explorer.top_k, explorer.top_p, explorer.min_p)] == [
         "temperature", "top_k", "top_p", "min_p"]
-    assert "<svg" in explorer.plot.value and explorer.plot.value.count("<rect") == 2 * 10
+    assert not explorer.chart.live and bytes(explorer.plot.value).startswith(b"\x89PNG")  # no kernel here: a plain figure
     assert torch.equal(explorer.probs, sampling.sampling_probs(explorer.logits))
+    model_widths, kept_widths, labels, removed = _drawn(explorer)
+    probs, ids = explorer.logits.softmax(-1).topk(10)
+    assert model_widths == probs.tolist() and kept_widths == explorer.probs[ids].tolist()
+    assert labels == [token_label(tokenizer, i) for i in ids.tolist()]
+    assert not any(removed)  # T=1, no filter: nothing removed
 
 
 def test_sliders_rerun_the_maths_not_the_model(explorer):
-    size, drawn = _svg_size(explorer), explorer.plot.value
+    size, drawn = _picture(explorer).size, explorer.plot.value
     explorer.temperature.value = 0.7
     explorer.top_p.value = 0.9
     explorer.min_p.value = 0.05
@@ -47,14 +70,18 @@ def test_sliders_rerun_the_maths_not_the_model(explorer):
     assert torch.equal(explorer.probs, expected)
     assert explorer.kept == sampling.kept_count(expected)
     assert f"{explorer.kept:,} of 49,152 tokens can be drawn" in explorer.header.value
-    assert explorer.plot.value != drawn and _svg_size(explorer) == size  # redrawn, same size: never grows
-    assert explorer.plot.value.count(">removed<") == 10 - explorer.kept
+    assert explorer.plot.value != drawn and _picture(explorer).size == size  # redrawn, same size: never grows
+    model_widths, kept_widths, _, _ = _drawn(explorer)
+    assert kept_widths == expected[explorer.shown_ids].tolist()
+    assert model_widths == explorer.logits.softmax(-1)[explorer.shown_ids].tolist()  # the model's bars stay
+    assert _removed(explorer) == 10 - explorer.kept
+    assert "temperature 0.70" in explorer.chart.title.get_text()
     assert explorer.forward_passes == 1 and len(explorer.update_times_ms) == 5
 
 
 def test_top_k_three_and_greedy_are_said_on_screen(explorer):
     explorer.top_k.value = 3
-    assert explorer.kept == 3 and explorer.plot.value.count(">removed<") == 7
+    assert explorer.kept == 3 and _removed(explorer) == 7
     explorer.top_k.value = 0
     explorer.temperature.value = 0.0
     assert explorer.kept == 1 and explorer.probs.max() == 1.0
@@ -70,9 +97,10 @@ def test_seed_picks_the_drawn_token(explorer):
 
 
 def test_prompts_are_cached(explorer):
-    first = explorer.logits
+    first, labels = explorer.logits, _drawn(explorer)[2]
     explorer.prompt.value = "return"
     assert explorer.forward_passes == 2 and not torch.equal(explorer.logits, first)
+    assert _drawn(explorer)[2] != labels and _drawn(explorer)[0] == explorer.model_probs  # new labels and bars
     explorer.prompt.value = "start"
     assert explorer.forward_passes == 2 and torch.equal(explorer.logits, first)
     explorer.own_prompt.value = "Write a Python function that adds two numbers."
@@ -103,9 +131,10 @@ def test_errors_show_instead_of_vanishing(explorer):
     assert "ValueError" in explorer.message.value
 
 
-def test_chart_svg_draws_one_row_per_label():
-    svg = chart_svg(["a", "b<"], [0.5, 0.25], [0.8, 0.0], [False, True])
-    assert svg.count("<rect") == 4 and "b&lt;" in svg and "line-through" in svg and "80.0%" in svg
+def test_the_figure_can_be_saved(explorer, tmp_path):
+    explorer.top_k.value = 2
+    explorer.figure.savefig(tmp_path / "chart.png")
+    assert Image.open(tmp_path / "chart.png").size == _picture(explorer).size
 
 
 @pytest.mark.parametrize("kwargs, message", [

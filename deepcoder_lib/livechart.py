@@ -1,0 +1,164 @@
+"""A next-token bar chart that updates in place: the sampling explorer's live picture.
+
+``plots.py`` draws a new matplotlib figure per call (~100-200 ms), right for static cells. Here one
+figure is drawn once and a slider move only changes artists: bar widths, label text and colour,
+then blits them onto the background saved at the last full draw (~10-30 ms on 2 busy cores). In a
+Jupyter kernel with ipympl installed the figure sits on ipympl's canvas widget (the canvas that
+``%matplotlib widget`` gives): the browser receives only the changed pixels, and the toolbar zooms
+and saves. Elsewhere (tests, scripts, no ipympl) the figure is on a plain Agg canvas, and ``png()``
+gives the picture. ``chart.figure.savefig(...)`` works on both. No pyplot: the notebook's backend
+is never changed and no figure is shown twice.
+"""
+from __future__ import annotations
+
+import importlib.util
+import io
+import warnings
+
+from .plots import BEFORE, KEPT, REMOVED
+
+GREY = "#999999"  # labels and values of removed tokens
+IPYMPL_FIX = "pip install ipympl==0.10.0, then restart the kernel and reload JupyterLab"
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, Voila, nbclient), where widgets can be shown."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+def ipympl_installed() -> bool:
+    return importlib.util.find_spec("ipympl") is not None
+
+
+def live_canvas_available() -> bool:
+    """True in a Jupyter kernel with ipympl installed: a figure can be an interactive canvas widget."""
+    return in_kernel() and ipympl_installed()
+
+
+def new_figure(figsize, live: bool):
+    """A ``Figure`` on ipympl's canvas widget when ``live``, else on a plain Agg canvas (never pyplot's)."""
+    from matplotlib.figure import Figure
+    figure = Figure(figsize=figsize, facecolor="white")
+    if not live:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        FigureCanvasAgg(figure)
+        return figure
+    try:
+        from ipympl.backend_nbagg import Canvas, FigureManager
+    except ImportError:
+        raise ValueError(f"`live=True` needs ipympl, which is not installed; {IPYMPL_FIX}") from None
+    canvas = Canvas(figure)
+    with warnings.catch_warnings():  # ipympl 0.10's own Toolbar.__init__ trips a traitlets deprecation
+        warnings.filterwarnings("ignore", r"Passing unrecognized arguments to super\(Toolbar\)", DeprecationWarning)
+        FigureManager(canvas, 0)  # gives the canvas its toolbar: zoom, pan, download
+    canvas.header_visible = canvas.footer_visible = canvas.resizable = False
+    canvas.toolbar_position = "right"
+    return figure
+
+
+class TokenChart:
+    """Horizontal bars for ``n`` tokens, most likely at the top.
+
+    ``.model_bars``: light, the model at temperature 1 with no filter. ``.kept_bars``: blue, what
+    sampling draws from now (renormalised after the filters). ``.value_texts`` give the blue bar's
+    probability (or "removed"), ``.model_texts`` the light one's. A removed token's model bar turns
+    grey, and its label (``.token_texts``) is struck through (``.strikes``) and greyed by a white
+    veil (``.veils``). What changes with a slider is animated and blitted by ``draw``; labels and
+    model values change only with the prompt (``set_labels``, then one full draw).
+    """
+
+    def __init__(self, n: int, live: bool | None = None):
+        from matplotlib.patches import Patch, Rectangle
+        self.live = live_canvas_available() if live is None else bool(live)
+        height = 0.3 * n + 1.25  # inches: 0.85 below the bars (axis, legend), 0.4 above (title)
+        self.figure = new_figure((7.5, height), self.live)
+        ax = self.ax = self.figure.add_axes((0.2, 0.85 / height, 0.6, 0.3 * n / height))
+        rows = range(n - 1, -1, -1)
+        self.model_bars = list(ax.barh(rows, [0.0] * n, height=0.8, color=BEFORE, animated=True))
+        self.kept_bars = list(ax.barh(rows, [0.0] * n, height=0.45, color=KEPT, animated=True))
+        text = dict(va="center", family="monospace", clip_on=False)
+        self.token_texts = [ax.text(-0.015, row, "", ha="right", **text) for row in rows]
+        self.value_texts = [ax.text(1.015, row, "", fontsize=9, animated=True, **text) for row in rows]
+        self.model_texts = [ax.text(1.15, row, "", fontsize=9, color=GREY, **text) for row in rows]
+        self.strikes = [ax.plot([], [], color=GREY, linewidth=1, clip_on=False, animated=True, zorder=5)[0] for _ in rows]
+        self.veils = [ax.add_patch(Rectangle((0, 0), 0, 0, color="white", alpha=0.6, clip_on=False, animated=True,
+                                                zorder=5))  # above the labels, also when saved
+                      for _ in rows]
+        self.title = ax.set_title("", loc="left", fontsize=9, animated=True)
+        ax.set(xlim=(0, 1), ylim=(-0.6, n - 0.4), yticks=[], xlabel="probability of being the next token")
+        ax.grid(axis="x", color="#e1e4e8")
+        ax.set_axisbelow(True)
+        self.figure.legend(handles=[Patch(color=BEFORE, label="model (T=1, no filter): grey values"),
+                                    Patch(color=KEPT, label="after the filters (renormalised)"),
+                                    Patch(color=REMOVED, label="removed by the filters")],
+                           loc="lower center", ncols=3, fontsize="small", frameon=False)
+        for spine in ax.spines.values():
+            spine.set_animated(True)  # drawn over the bars, as a full draw does
+        # blitted in the order a full draw (and savefig) uses: by zorder, then as added
+        self.artists = sorted([*self.model_bars, *self.kept_bars, *self.value_texts, *self.strikes, *self.veils,
+                               self.title, *ax.spines.values()], key=lambda artist: artist.get_zorder())
+        self._background = None
+        self.figure.canvas.mpl_connect("draw_event", self._on_full_draw)
+
+    @property
+    def canvas(self):
+        return self.figure.canvas
+
+    def _on_full_draw(self, event) -> None:
+        """After any full draw (first show, new labels, a resize, a new dpi): save the background
+        (everything not animated), then draw the animated artists on it."""
+        if self.canvas.is_saving():
+            return  # savefig draws the animated artists itself
+        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+        for artist in self.artists:
+            self.figure.draw_artist(artist)
+
+    def set_labels(self, labels, model_probs) -> None:
+        """A new prompt: token labels and model probabilities; the next ``draw`` is a full one."""
+        renderer = self.canvas.get_renderer()
+        to_data = self.ax.transData.inverted()
+        for text, model, strike, veil, label, b in zip(self.token_texts, self.model_texts, self.strikes,
+                                                       self.veils, labels, model_probs):
+            text.set_text(label)
+            model.set_text(f"({b:.1%})")
+            box = text.get_window_extent(renderer).transformed(to_data)  # where the label is, to strike it
+            strike.set_data([box.x0, box.x1], [text.get_position()[1]] * 2)
+            veil.set_bounds(box.x0, box.y0, box.width, box.height)
+        self._background = None
+
+    def update(self, model_probs, after, title: str = "") -> None:
+        """Show ``model_probs`` (T=1, no filter) and ``after`` (after the filters); 0 after = removed."""
+        for bar, kept, value, strike, veil, b, a in zip(self.model_bars, self.kept_bars, self.value_texts,
+                                                        self.strikes, self.veils, model_probs, after):
+            gone = a == 0
+            bar.set_width(b)
+            bar.set_color(REMOVED if gone else BEFORE)
+            kept.set_width(a)
+            strike.set_visible(gone)
+            veil.set_visible(gone)
+            value.set_text("removed" if gone else f"{a:.1%}")
+            value.set_color(GREY if gone else "black")
+        self.title.set_text(title)
+        self.draw()
+
+    def draw(self) -> None:
+        """Blit the animated artists onto the saved background (a full draw the first time)."""
+        if self._background is None:
+            self.canvas.draw()
+        else:
+            self.canvas.restore_region(self._background)
+            for artist in self.artists:
+                self.figure.draw_artist(artist)
+        self.canvas.blit(self.figure.bbox)  # on ipympl's canvas: sends the changed pixels to the browser
+
+    def png(self) -> bytes:
+        """The picture as drawn now, as PNG (Pillow at compress level 1, a few ms)."""
+        import numpy as np
+        from PIL import Image
+        with io.BytesIO() as out:
+            Image.fromarray(np.asarray(self.canvas.buffer_rgba())).save(out, format="png", compress_level=1)
+            return out.getvalue()

@@ -1,0 +1,88 @@
+"""deepcoder_lib.livechart: the in-place chart draws what it was given, and blitting changes nothing in the picture."""
+from __future__ import annotations
+
+import io
+import sys
+
+import numpy as np
+import pytest
+from matplotlib.colors import to_hex
+from PIL import Image
+
+from deepcoder_lib.livechart import GREY, TokenChart, new_figure
+from deepcoder_lib.plots import BEFORE, KEPT, REMOVED
+
+LABELS = ["```", "·Here", "def", "·To"]
+MODEL = [0.53, 0.23, 0.044, 0.038]
+AFTER = [0.70, 0.30, 0.0, 0.0]  # e.g. top_k=2: two kept and renormalised, two removed
+
+
+def _pixels(chart) -> np.ndarray:
+    return np.asarray(chart.canvas.buffer_rgba()).copy()
+
+
+@pytest.fixture
+def chart():
+    chart = TokenChart(len(LABELS), live=False)
+    chart.set_labels(LABELS, MODEL)
+    chart.update(MODEL, AFTER, "top_k 2")
+    return chart
+
+
+def test_bars_labels_and_removed_tokens_are_what_was_given(chart):
+    assert not chart.live and type(chart.canvas).__name__ == "FigureCanvasAgg"
+    assert [t.get_text() for t in chart.token_texts] == LABELS
+    assert [b.get_width() for b in chart.model_bars] == MODEL and [b.get_width() for b in chart.kept_bars] == AFTER
+    assert [b.get_y() + b.get_height() / 2 for b in chart.model_bars] == [3, 2, 1, 0]  # most likely at the top
+    assert [t.get_text() for t in chart.value_texts] == ["70.0%", "30.0%", "removed", "removed"]
+    assert [t.get_text() for t in chart.model_texts] == ["(53.0%)", "(23.0%)", "(4.4%)", "(3.8%)"]
+    assert [to_hex(b.get_facecolor()) for b in chart.model_bars] == [BEFORE, BEFORE, REMOVED, REMOVED]
+    assert {to_hex(b.get_facecolor()) for b in chart.kept_bars} == {KEPT}
+    assert [s.get_visible() for s in chart.strikes] == [False, False, True, True]
+    assert [v.get_visible() for v in chart.veils] == [False, False, True, True]
+    assert to_hex(chart.value_texts[2].get_color()) == GREY and chart.title.get_text() == "top_k 2"
+
+
+def test_strike_lines_cross_their_labels(chart):
+    renderer = chart.canvas.get_renderer()
+    for text, strike in zip(chart.token_texts[2:], chart.strikes[2:]):
+        box = text.get_window_extent(renderer)
+        (x0, y), (x1, _) = chart.ax.transData.transform(np.column_stack(strike.get_data()))
+        assert box.x0 - 1 <= x0 < x1 <= box.x1 + 1 and box.y0 < y < box.y1
+
+
+def test_an_in_place_update_draws_the_same_picture_as_a_full_draw(chart):
+    before = _pixels(chart)
+    chart.update(MODEL, [1.0, 0.0, 0.0, 0.0], "greedy")  # blitted onto the saved background
+    blitted = _pixels(chart)
+    assert not np.array_equal(blitted, before)
+    chart.canvas.draw()  # everything from scratch
+    assert np.array_equal(_pixels(chart), blitted)
+    saved = io.BytesIO()
+    chart.figure.savefig(saved, format="png")  # what the teacher saves: the animated bars are in it
+    assert np.array_equal(np.asarray(Image.open(saved).convert("RGBA")), blitted)
+    assert chart.png().startswith(b"\x89PNG")
+
+
+def test_new_labels_take_a_full_draw(chart):
+    chart.set_labels(["a", "b", "c", "d"], [0.4, 0.3, 0.2, 0.1])
+    chart.update([0.4, 0.3, 0.2, 0.1], [0.4, 0.3, 0.2, 0.1])
+    fresh = TokenChart(4, live=False)
+    fresh.set_labels(["a", "b", "c", "d"], [0.4, 0.3, 0.2, 0.1])
+    fresh.update([0.4, 0.3, 0.2, 0.1], [0.4, 0.3, 0.2, 0.1])
+    assert np.array_equal(_pixels(chart), _pixels(fresh))
+
+
+def test_live_chart_is_ipympl_canvas_with_a_toolbar_and_the_same_picture(chart):
+    live = TokenChart(len(LABELS), live=True)
+    live.set_labels(LABELS, MODEL)
+    live.update(MODEL, AFTER, "top_k 2")
+    assert live.live and type(live.canvas).__module__ == "ipympl.backend_nbagg"
+    assert live.canvas.toolbar is not None and not live.canvas.resizable
+    assert np.array_equal(_pixels(live), _pixels(chart))
+
+
+def test_live_without_ipympl_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ipympl.backend_nbagg", None)  # as if ipympl were not installed
+    with pytest.raises(ValueError, match=r"`live=True` needs ipympl.*pip install ipympl==0\.10\.0"):
+        new_figure((4, 3), live=True)
