@@ -45,7 +45,8 @@ def check_perplexity(value, losses) -> CheckResult:
         return passed(f"Right: exp(mean loss) = exp({mean:.3f}) = {truth:.2f}: on average the model was as unsure "
                       f"as a fair choice among {truth:.1f} tokens.")
     if math.isclose(value, mean, rel_tol=1e-4):
-        return failed(f"{value:.3f} is the mean loss (what model(..., labels=...).loss gives). Perplexity is exp of it.")
+        return failed(f"{value:.3f} is the mean loss (what model(..., labels=...).loss gives). "
+                      "Perplexity is exp of it.")
     if math.isclose(value, math.exp(sum(numbers)), rel_tol=1e-4):
         return failed("That is exp of the SUM of the losses, which grows with the length of the text. Use the mean.")
     return failed(f"{value!r} is not it: take the mean of the losses, then math.exp.")

@@ -35,11 +35,13 @@ def check_answer_probability(prob, transition_scores) -> CheckResult:
         return passed(f"Right: exp({total:.3f}) = {truth:.4g}. Multiplying {len(scores)} probabilities below 1 "
                       "makes a small number fast, which is why one sums log-probabilities instead.")
     if math.isclose(prob, total, rel_tol=1e-3):
-        return failed(f"{prob:.4g} is the log-probability (the sum). Probabilities are between 0 and 1: take exp of it.")
+        return failed(f"{prob:.4g} is the log-probability (the sum). Probabilities are between 0 and 1: "
+                      "take exp of it.")
     if math.isclose(prob, float(scores.exp().sum()), rel_tol=1e-3):
         return failed("You added the tokens' probabilities. The answer's probability is their product: "
                       "exp of the sum of the log-probabilities.")
-    if math.isclose(prob, float(scores.exp().mean()), rel_tol=1e-3) or math.isclose(prob, math.exp(float(scores.mean())), rel_tol=1e-3):
+    per_token = (float(scores.exp().mean()), math.exp(float(scores.mean())))
+    if any(math.isclose(prob, value, rel_tol=1e-3) for value in per_token):
         return failed("That is an average per token. The whole answer's probability is the product over all tokens.")
     return failed(f"{prob!r} is not it. Sum the log-probabilities (transition_scores.sum()), then take math.exp.")
 
