@@ -47,8 +47,11 @@ def check_length_kwargs(kwargs, prompt_length: int = 45, wanted_new: int = 40) -
     return failed(f"Ask for exactly {wanted_new} new tokens at most with max_new_tokens, got {kwargs!r}.")
 
 
-def check_answer_only(tokenizer, output_ids, inputs, answer) -> CheckResult:
-    """``answer``: only the newly generated text of ``output_ids``, special tokens skipped."""
+def check_answer_only(tokenizer, output_ids, inputs, answer, *, output_name: str = "chat_out") -> CheckResult:
+    """``answer``: only the newly generated text of ``output_ids``, special tokens skipped.
+
+    ``output_name`` is what the notebook calls ``output_ids``, so that the hints name the learner's variable.
+    """
     if answer is ...:
         return failed("Replace `...` with your decoded answer (a str), then run again.")
     if not isinstance(answer, str):
@@ -60,6 +63,6 @@ def check_answer_only(tokenizer, output_ids, inputs, answer) -> CheckResult:
     if answer == tokenizer.decode(output_ids[0, n:]):
         return failed("Close: the special tokens (<|im_end|>) are still in. Pass skip_special_tokens=True.")
     if true in answer:
-        return failed("The prompt is still in: slice output_ids[0, inputs['input_ids'].shape[1]:] before decoding.")
-    return failed("That is not the decoded answer. Decode output_ids[0, inputs['input_ids'].shape[1]:] "
+        return failed(f"The prompt is still in: slice {output_name}[0, inputs['input_ids'].shape[1]:] before decoding.")
+    return failed(f"That is not the decoded answer. Decode {output_name}[0, inputs['input_ids'].shape[1]:] "
                   "with skip_special_tokens=True.")
