@@ -56,6 +56,9 @@ def new_figure(figsize, live: bool):
         warnings.filterwarnings("ignore", r"Passing unrecognized arguments to super\(Toolbar\)", DeprecationWarning)
         FigureManager(canvas, 0)  # gives the canvas its toolbar: zoom, pan, download
     canvas.header_visible = canvas.footer_visible = canvas.resizable = False
+    # the size ipympl's own display sets (Canvas._repr_mimebundle_); inside a VBox that never runs,
+    # and a canvas with no size shows as 0 x 0 pixels
+    canvas._size = (figure.bbox.width, figure.bbox.height)
     canvas.toolbar_position = "right"
     return figure
 

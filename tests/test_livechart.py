@@ -79,6 +79,8 @@ def test_live_chart_is_ipympl_canvas_with_a_toolbar_and_the_same_picture(chart):
     live.update(MODEL, AFTER, "top_k 2")
     assert live.live and type(live.canvas).__module__ == "ipympl.backend_nbagg"
     assert live.canvas.toolbar is not None and not live.canvas.resizable
+    # the size the browser gives the canvas; inside a VBox nothing else sets it (it would show 0 x 0)
+    assert [round(x) for x in live.canvas._size] == [750, 245] and tuple(live.canvas._size) == tuple(live.figure.bbox.size)
     assert np.array_equal(_pixels(live), _pixels(chart))
 
 
