@@ -191,3 +191,26 @@ def test_server_sampling_translates_generate_arguments():
     assert server_course.server_sampling({"stop_strings": ["```\n"]}) == {"temperature": 0.0, "stop": ["```\n"]}
     with pytest.raises(ValueError, match=r"\['num_beams'\] cannot be sent to a server"):
         server_course.server_sampling({"num_beams": 4})
+
+
+def test_explorer_on_the_server_uses_its_head_and_shows_other(srv):
+    """The sampling explorer on a server: the maths runs on the top 20 log-probs, the rest is one bar."""
+    import torch
+
+    from deepcoder_lib import sampling
+    from deepcoder_lib.explorer import make_explorer
+    explorer = make_explorer(srv, None, [REQUEST], n=8, num_samples=2, max_new_tokens=16, live=False)
+    pairs = srv.next_token_logprobs(REQUEST, top=20)
+    assert explorer.forward_passes == 1 and explorer.logits.numel() == len(pairs)
+    assert explorer.labels[-1] == "(other: not sent)" and len(explorer.labels) == 8
+    head, other = server.head_and_tail(pairs)
+    assert math.isclose(explorer.model_probs[-1], other + sum(p for _, p in head[7:]), abs_tol=1e-6)
+    explorer.top_k.value = 3
+    expected = sampling.sampling_probs(torch.tensor([lp for _, lp in pairs]), temperature=1.0, top_k=3, top_p=1.0, min_p=0.0)
+    assert torch.allclose(explorer.probs, expected) and explorer.kept == 3
+    assert "only the server's top" in explorer.header.value
+    explorer.temperature.value = 0.8
+    samples = explorer.sample()
+    assert len(samples) == 2 and all(isinstance(s, str) for s in samples)
+    with pytest.raises(ValueError, match="cannot continue"):
+        explorer._from_server([{"role": "user", "content": REQUEST}, {"role": "assistant", "content": "def"}])
