@@ -254,26 +254,6 @@ def write_csv(rows: list[dict], path: str | Path) -> Path:
     return path
 
 
-def write_run_info(csv_path: str | Path, argv: list[str], **extra) -> Path:
-    """``<csv>.json`` beside a results CSV: the command, date, machine and versions that produced it."""
-    import datetime
-    import os
-    import platform
-
-    import torch
-    import transformers
-
-    info = {"command": "python -m deepcoder_lib evaluate " + " ".join(argv),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.system()}",
-            "load_average_at_end": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
-            "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
-            **extra}
-    path = Path(csv_path).with_suffix(".json")
-    path.write_text(json.dumps(info, indent=1) + "\n")
-    return path
-
-
 def read_csv(path: str | Path) -> list[dict]:
     with Path(path).open(newline="", encoding="utf-8") as f:
         return [{**r, "passed": r["passed"] == "True", "temperature": float(r["temperature"])}

@@ -8,14 +8,46 @@ HumanEval's 164 problems are run once, greedily (about 8 minutes on 2 idle cores
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
 
-from .evaluation import PROMPT_STYLES, SUITES, evaluate, load_tasks, summarize, write_csv, write_run_info
+from .evaluation import PROMPT_STYLES, SUITES, evaluate, load_tasks, summarize, write_csv
 from .passk import samples_needed
 
 DEFAULTS = {"course": dict(temperatures="0,0.4,0.8,1.2", n=10, k="1,5", max_new_tokens=192),
             "humaneval": dict(temperatures="0", n=1, k="1", max_new_tokens=300)}
+
+
+def _cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    import platform
+    return platform.processor() or platform.system()
+
+
+def write_run_info(csv_path: str | Path, argv: list[str], **extra) -> Path:
+    """``<csv>.json`` beside a results CSV: the command, date, machine and versions that produced it."""
+    import datetime
+    import os
+    import platform
+
+    import torch
+    import transformers
+
+    info = {"command": "python -m deepcoder_lib evaluate " + " ".join(argv),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {_cpu_name()}",
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+            "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+            **extra}
+    path = Path(csv_path).with_suffix(".json")
+    path.write_text(json.dumps(info, indent=1) + "\n")
+    return path
 
 
 def _numbers(args, name: str, kind):
