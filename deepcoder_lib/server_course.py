@@ -149,7 +149,7 @@ def step_through_widget(server: Server, request, n: int = 8, max_new_tokens: int
 
     import ipywidgets as widgets
 
-    from .stepper import candidates_html
+    from .stepper import button_handler, candidates_html
 
     stepper = ServerStepper(server, request, n, max_new_tokens)
     text, bars, errors = widgets.HTML(), widgets.HTML(), widgets.Output()
@@ -165,19 +165,8 @@ def step_through_widget(server: Server, request, n: int = 8, max_new_tokens: int
         bars.value = candidates_html(stepper.candidates, chosen=0) if not stepper.done else "<i>(end of answer)</i>"
         next_button.disabled = stepper.done
 
-    def guarded(fn):
-        def handler(_button=None):
-            errors.clear_output()
-            try:
-                fn()
-                refresh()
-            except Exception as exc:  # shown under the widget, not lost in the log
-                with errors:
-                    print(f"{type(exc).__name__}: {exc}")
-        return handler
-
-    next_button.on_click(guarded(stepper.choose))
-    reset_button.on_click(guarded(stepper.reset))
+    next_button.on_click(button_handler(stepper.choose, refresh, errors))
+    reset_button.on_click(button_handler(stepper.reset, refresh, errors))
     refresh()
     box = widgets.VBox([text, widgets.HTML("<b>Top candidates for the next token</b>"), note, bars,
                         widgets.HBox([next_button, reset_button]), errors])

@@ -80,6 +80,19 @@ def plot_top_candidates(candidates: list[dict], ax=None):
     return ax
 
 
+def button_handler(action, refresh, errors):
+    """A button callback: run ``action`` then ``refresh``; an exception is shown in ``errors`` (an Output)."""
+    def handler(_button=None):
+        errors.clear_output()
+        try:
+            action()
+            refresh()
+        except Exception as exc:  # show it under the widget instead of losing it in the log
+            with errors:
+                print(f"{type(exc).__name__}: {exc}")
+    return handler
+
+
 def step_through_widget(model, tokenizer, prompt_or_messages, n: int = 8):
     """Prompt + candidates as bars + a choice of the next token + a "next token" button.
 
@@ -109,19 +122,8 @@ def step_through_widget(model, tokenizer, prompt_or_messages, n: int = 8):
         choice.options = [(f'{c["token"]!r} {c["prob"]:.0%}', c["token_id"]) for c in stepper.candidates]
         choice.value = stepper.candidates[0]["token_id"]
 
-    def guarded(fn):
-        def handler(_button=None):
-            errors.clear_output()
-            try:
-                fn()
-                refresh()
-            except Exception as exc:  # show it under the widget instead of losing it in the log
-                with errors:
-                    print(f"{type(exc).__name__}: {exc}")
-        return handler
-
-    next_button.on_click(guarded(lambda: stepper.choose(choice.value)))
-    reset_button.on_click(guarded(stepper.reset))
+    next_button.on_click(button_handler(lambda: stepper.choose(choice.value), refresh, errors))
+    reset_button.on_click(button_handler(stepper.reset, refresh, errors))
     refresh()
     box = widgets.VBox([text, widgets.HTML("<b>Top candidates for the next token</b>"), bars, choice,
                         widgets.HBox([next_button, reset_button]), errors])
