@@ -72,6 +72,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[int], list[float], 
     parser.add_argument("--styles", default="system", help=f"comma-separated prompt styles from {PROMPT_STYLES}")
     parser.add_argument("--max-new-tokens", type=int, help="course: 192; humaneval: 300")
     parser.add_argument("--checkpoint", default=None, help="hub id or folder (default: the embedded model)")
+    parser.add_argument("--server", default=None, help="an OpenAI-compatible server's URL (API key from "
+                        "DEEPCODER_API_KEY): its model answers instead of a local one")
     parser.add_argument("--output", default="evaluation.csv", help="CSV path for one row per answer")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=16, help="sequences per generate call (memory)")
@@ -96,6 +98,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[int], list[float], 
         bad = [s for s in args.styles.split(",") if s not in PROMPT_STYLES]
         if bad:
             raise ValueError(f"`--styles` must come from {PROMPT_STYLES}, got {bad[0]!r}")
+        if args.server is not None and args.checkpoint is not None:
+            raise ValueError(f"`--server` and `--checkpoint` both given ({args.server}, {args.checkpoint}); "
+                             "the answers come from one of them")
         if args.suite == "humaneval" and args.tasks_dir is not None:
             raise ValueError(f"`--tasks-dir` is for the course suite, got --suite humaneval --tasks-dir {args.tasks_dir}")
         tasks = load_tasks(args.tasks or None, args.tasks_dir, suite=args.suite)
@@ -112,15 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["evaluate"]:
         argv = argv[1:]
     args, ks, temperatures, tasks = parse(argv)
-    from .models import load
-
-    model, tokenizer = load(args.checkpoint)
+    if args.server is not None:
+        from .server import connect
+        model, tokenizer = connect(args.server), None  # evaluate() hands the requests to the server
+    else:
+        from .models import load
+        model, tokenizer = load(args.checkpoint)
     started = time.time()
     rows = evaluate(model, tokenizer, tasks, temperatures=temperatures, n=args.n, styles=args.styles.split(","),
                     top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed, batch_size=args.batch_size,
                     progress=True)
     print(f"wrote {len(rows)} graded answers to {write_csv(rows, args.output)}")
-    print(f"and how they were made to {write_run_info(args.output, argv, seconds=round(time.time() - started))}")
+    answered_by = repr(model) if args.server else args.checkpoint or "the embedded model (float32)"
+    info = write_run_info(args.output, argv, seconds=round(time.time() - started), answered_by=answered_by)
+    print(f"and how they were made to {info}")
     print(f"{args.suite}: {len(tasks)} tasks, n={args.n}; pass@k [95% bootstrap band over tasks]")
     print(f"{'style':<8} {'temperature':>11} " + " ".join(f"{'pass@' + str(k):>22}" for k in ks))
     for r in summarize(rows, ks):

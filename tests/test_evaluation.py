@@ -172,6 +172,8 @@ def test_plot_pass_at_k():
                                                           "HumanEval/0"),
     (["--suite", "humaneval", "--tasks", "500:"], "`--tasks` 500: selects no task of suite 'humaneval'"),
     (["--suite", "humaneval", "--tasks-dir", "x"], "`--tasks-dir` is for the course suite"),
+    (["--top-p", "1.5"], "`--top-p` must be in (0, 1], got 1.5"),
+    (["--server", "http://x:1/v1", "--checkpoint", "smollm2"], "`--server` and `--checkpoint` both given"),
 ])
 def test_cli_argument_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

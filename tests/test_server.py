@@ -214,3 +214,17 @@ def test_explorer_on_the_server_uses_its_head_and_shows_other(srv):
     assert len(samples) == 2 and all(isinstance(s, str) for s in samples)
     with pytest.raises(ValueError, match="cannot continue"):
         explorer._from_server([{"role": "user", "content": REQUEST}, {"role": "assistant", "content": "def"}])
+
+
+def test_evaluate_command_line_with_a_server(llama_server, tmp_path):
+    """``evaluate --server URL``: the one setting on the command line; the JSON beside the CSV names the model."""
+    import json
+
+    from deepcoder_lib import evaluation_cli
+    out = tmp_path / "run.csv"
+    assert evaluation_cli.main(["--server", llama_server, "--tasks", "reverse_string", "--temperatures", "0",
+                                "-n", "1", "-k", "1", "--output", str(out)]) == 0
+    rows = evaluation.read_csv(out)
+    assert [r["task"] for r in rows] == ["reverse_string"]
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert "--server" in info["command"] and MODEL_ALIAS in info["answered_by"] and "cores" in info["machine"]
