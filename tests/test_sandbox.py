@@ -37,7 +37,7 @@ MARGIN = 2.0  # seconds a run may take beyond its timeout (interpreter start-up,
      "def f():\n    return 1\n\nprint(f())\n"),
     ("```bash\npip install flask\n```\n```python\nimport flask\n```", "import flask\n"),
     ("```python\ndef f():\n    return 1", "def f():\n    return 1\n"),  # cut off by max_new_tokens
-    ("  ```python\n  x = 4\n  ```", "  x = 4\n"),  # an indented fence (inside a list item)
+    ("  ```python\n  x = 4\n  ```", "x = 4\n"),  # an indented fence (a list item): its indent is not code (CommonMark)
     ("def add(a, b):\n    return a + b", "def add(a, b):\n    return a + b\n"),
     ("Sure! Here is the code:\nimport math\n\ndef area(r):\n    return math.pi * r ** 2\n\nThis computes the area.",
      "import math\n\ndef area(r):\n    return math.pi * r ** 2\n"),
