@@ -168,6 +168,17 @@ def _complete(folder: Path) -> bool:
     return marker.get("format_version") == FORMAT_VERSION and (folder / "model.safetensors").is_file()
 
 
+def is_twin(checkpoint) -> bool:
+    """True when ``checkpoint`` is a folder built by ``build_twin``: random weights, so its answers are noise.
+
+    Notebooks use it to skip only the asserts that need a real model's answer, and to say so.
+    """
+    try:
+        return _complete(Path(str(checkpoint)).expanduser())
+    except (TypeError, OSError):
+        return False
+
+
 def build_twin(name: str, folder: str | os.PathLike | None = None, *, force: bool = False) -> Path:
     """Build the twin once (atomically; ~1.5 s, Qwen2 ~6 s with its tokenizer) into ``folder`` or the course cache; return its path."""
     _check_name(name)

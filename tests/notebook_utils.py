@@ -88,12 +88,14 @@ def copy_notebooks(dest: Path) -> Path:
     return dest
 
 
-def execute_notebook(path: Path, *, cell_timeout: int = CELL_TIMEOUT_S, raise_on_error: bool = True) -> NotebookRun:
+def execute_notebook(path: Path, *, cell_timeout: int = CELL_TIMEOUT_S, raise_on_error: bool = True,
+                     env: dict[str, str] | None = None) -> NotebookRun:
     """Execute ``path`` top to bottom in a fresh kernel, in a temporary copy of its folder.
 
     Cells tagged ``raises-exception`` may fail (nbclient's rule); any other error raises
     ``nbclient.exceptions.CellExecutionError`` unless ``raise_on_error=False``, in which case it is
-    kept in ``NotebookRun.error``.
+    kept in ``NotebookRun.error``. ``env`` adds variables to the kernel's (offline) environment, e.g.
+    ``{"DEEPCODER_CHECKPOINT": folder}`` to run the notebook on another checkpoint.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -107,7 +109,7 @@ def execute_notebook(path: Path, *, cell_timeout: int = CELL_TIMEOUT_S, raise_on
         start = time.perf_counter()
         error = None
         try:
-            client.execute(env=offline_env(), cwd=str(workdir))
+            client.execute(env={**offline_env(), **(env or {})}, cwd=str(workdir))
         except Exception as exc:  # kept for the caller; nbclient already shut the kernel down
             if raise_on_error:
                 raise

@@ -147,3 +147,10 @@ def test_full_published_config_matches_the_catalog_and_memory_estimates(name):
 def test_bad_twin_name_is_refused():
     with pytest.raises(ValueError, match=r"`name` must be one of .*got 'llama'"):
         twins.build_twin("llama")
+
+
+def test_is_twin_tells_a_twin_from_a_real_folder(twin_folders, tmp_path):
+    from deepcoder_lib import models
+    assert all(twins.is_twin(folder) for folder in twin_folders[0].values())
+    assert not twins.is_twin(models.default_checkpoint())  # the embedded model is real
+    assert not twins.is_twin(tmp_path) and not twins.is_twin("Qwen/Qwen2-0.5B-Instruct") and not twins.is_twin(None)
