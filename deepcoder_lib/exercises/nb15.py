@@ -1,4 +1,4 @@
-"""Instant checks for notebook 07 (one shared server for the class). Each returns a CheckResult."""
+"""Instant checks for notebook 15 (one shared server for the class). Each returns a CheckResult."""
 from __future__ import annotations
 
 import math
