@@ -6,11 +6,11 @@ from pathlib import Path
 
 from . import CheckResult, failed, passed
 
-LAST_NOTEBOOK = 7  # the course map in notebook 00 lists 01 to 07
+LAST_NOTEBOOK = 15  # the course map in notebook 00 lists 01 to 15
 
 
 def check_first_exercise(answer) -> CheckResult:
-    """The warm-up: how many notebooks follow this one (01 to 07)?"""
+    """The warm-up: how many notebooks follow this one (01 to 15)?"""
     if answer is None or answer is ...:
         return failed("Replace `...` with a number, then run the cell again.")
     if not isinstance(answer, int) or isinstance(answer, bool):
