@@ -1,6 +1,6 @@
 """Every notebook follows the course's shape and is committed clean. Fast: no kernel is started.
 
-Shape: a numbered name ``NN_topic.ipynb``; a ``# `` title in the first cell; "## You will learn"
+Shape: a numbered name ``NN_topic.ipynb``; at most 30 cells (one class); a ``# `` title in the first cell; "## You will learn"
 with 3-5 bullets; "## Try it" exercises whose code calls ``check_...()`` from
 ``deepcoder_lib.exercises.nbNN``; "## Summary"; "## Next" linking the following notebook. Clean:
 no outputs, no execution counts, no saved widget state (what nbstripout removes). Honest: no
@@ -21,6 +21,7 @@ from notebook_utils import NOTEBOOK_DIR, course_notebooks, has_tag, notebook_num
 
 NOTEBOOKS = course_notebooks()
 MAX_CODE_LINES = 40  # "short cells": longer code belongs in deepcoder_lib
+MAX_CELLS = 30  # one notebook, one class of ~45 minutes (docs/teaching.md lists the times)
 LINK = re.compile(r"\[[^\]]+\]\(([^)#\s]+\.ipynb)(?:#[^)]*)?\)")
 CHECK_CALL = re.compile(r"\b(check_\w+)\s*\(")
 # catch_warnings(record=True) is allowed: a notebook may catch a warning to show it to the learner
@@ -92,6 +93,9 @@ def shape_problems(nb, path: Path, others: list[Path]) -> list[str]:
         problems += _check_module_problems(nb, number, calls)
 
     problems += _next_link_problems(nb, number, others)
+    if len(nb.cells) > MAX_CELLS:
+        problems.append(f"{len(nb.cells)} cells (> {MAX_CELLS}): one notebook is one class of ~45 minutes; "
+                        "split it, and move benchmark narration to docs/")
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and len(cell.source.splitlines()) > MAX_CODE_LINES:
             problems.append(f"cell {i} has {len(cell.source.splitlines())} lines (> {MAX_CODE_LINES}): "
