@@ -33,11 +33,14 @@ class Checkpoint:
     hidden_size: int
     vocab_size: int
     context_length: int         # max_position_embeddings in config.json
-    kv_per_token_per_layer: int  # K+V values cached per token per layer in transformers' implementation
+    kv_per_token_per_layer: int  # values cached per token per layer in transformers' implementation
     licence: str
     architecture: str
     sources: dict = field(default_factory=dict)
     notes: str = ""
+    # MLA only: K+V values per token per layer that attention computes with after decompressing the latent
+    # (rebuilt at every step, never cached); 0 where the cache holds K and V themselves
+    decompressed_kv_per_token_per_layer: int = 0
 
 
 CATALOG: dict[str, Checkpoint] = {c.checkpoint: c for c in [
@@ -59,22 +62,26 @@ CATALOG: dict[str, Checkpoint] = {c.checkpoint: c for c in [
     Checkpoint(
         "deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct", params=15_706_484_224, active_params=2_400_000_000,
         layers=27, hidden_size=2048, vocab_size=102_400, context_length=163_840,
-        kv_per_token_per_layer=16 * (128 + 64) + 16 * 128,  # MLA decompressed: 16 heads x (192 K + 128 V)
+        kv_per_token_per_layer=512 + 64,  # MLA: kv_lora_rank latent + qk_rope_head_dim shared RoPE key
+        decompressed_kv_per_token_per_layer=16 * (128 + 64) + 16 * 128,  # 16 heads x (192 K + 128 V)
         licence="DeepSeek License (model weights, commercial use allowed); MIT (code)",
         architecture="DeepseekV2ForCausalLM (MoE: 64 routed + 2 shared experts, 6 routed per token; MLA attention)",
         sources={"config": "huggingface.co/deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct/blob/main/config.json",
                  "params": "counted on the meta device from that config; the model card says 15.7B",
                  "active_params": "model card: 2.4B active parameters (not derivable exactly from config alone)",
                  "context_length": "model card: 128K tokens; config.json max_position_embeddings 163840"},
-        notes="MLA caches a 576-value latent per token in the paper; transformers caches decompressed K/V."),
+        notes="MLA caches a 576-value latent per token per layer (512 compressed K/V + 64 RoPE key), in the "
+              "paper and in transformers 5's DeepseekV2 code; K and V are re-projected from it at every step."),
     Checkpoint(
         "deepseek-ai/DeepSeek-Coder-V2-Instruct", params=236_000_000_000, active_params=21_000_000_000,
         layers=60, hidden_size=5120, vocab_size=102_400, context_length=163_840,
-        kv_per_token_per_layer=128 * (128 + 64) + 128 * 128,
+        kv_per_token_per_layer=512 + 64,  # MLA latent, as in the Lite model (same kv_lora_rank, rope dims)
+        decompressed_kv_per_token_per_layer=128 * (128 + 64) + 128 * 128,  # 128 heads x (192 K + 128 V)
         licence="DeepSeek License (model weights, commercial use allowed); MIT (code)",
         architecture="DeepseekV2ForCausalLM (MoE: 160 routed + 2 shared experts, 6 routed per token; MLA)",
         sources={"params": "model card: 236B total, 21B active",
-                 "config": "huggingface.co/deepseek-ai/DeepSeek-Coder-V2-Instruct/blob/main/config.json"}),
+                 "config": "huggingface.co/deepseek-ai/DeepSeek-Coder-V2-Instruct/blob/main/config.json"},
+        notes="MLA caches a 576-value latent per token per layer, like the Lite model."),
     Checkpoint(
         "bigcode/starcoderbase-7b", params=7_327_263_232, active_params=7_327_263_232,
         layers=42, hidden_size=4096, vocab_size=49_152, context_length=8_192,
@@ -161,7 +168,9 @@ def estimate_memory(checkpoint: str, dtype="bfloat16") -> int:
 def kv_cache_bytes(checkpoint: str, seq_len: int, batch_size: int = 1, dtype="bfloat16") -> int:
     """Bytes of the KV cache for ``batch_size`` sequences of ``seq_len`` tokens.
 
-    layers x tokens x batch x (K+V values per token per layer) x bytes per value.
+    layers x tokens x batch x (values cached per token per layer) x bytes per value. For multi-head latent
+    attention (DeepSeek-V2) that is the compressed latent transformers caches (576 values), not the
+    decompressed K/V attention computes with (``decompressed_kv_per_token_per_layer``).
     Example: SmolLM2-135M, 1,000 tokens, fp32: 30 x 1000 x 1 x 384 x 4 = 46,080,000 bytes.
     """
     for name, value in (("seq_len", seq_len), ("batch_size", batch_size)):

@@ -23,6 +23,10 @@ def test_kv_cache_hand_computed():
     assert catalog.kv_cache_bytes("smollm2", 1000, 1, "float32") == 30 * 1000 * 384 * 4
     # Qwen2-0.5B, 4 sequences of 2048 tokens in bf16: 24 x 2048 x 4 x 256 x 2
     assert catalog.kv_cache_bytes("Qwen/Qwen2-0.5B-Instruct", 2048, 4) == 24 * 2048 * 4 * 256 * 2
+    # DeepSeek-Coder-V2-Lite (MLA): 27 layers x 4096 tokens x (512 latent + 64 RoPE key) x 2 bytes (bf16) = 0.12 GiB
+    assert catalog.kv_cache_bytes("deepseek-lite", 4096) == 27 * 4096 * 576 * 2 == 127_401_984
+    # the 236B model caches the same 576-value latent, in 60 layers
+    assert catalog.kv_cache_bytes("deepseek", 4096) == 60 * 4096 * 576 * 2
 
 
 @pytest.mark.parametrize("alias,name", [("bf16", "bfloat16"), ("FP16", "float16"), ("torch.float32", "float32"),
@@ -98,3 +102,29 @@ def test_memory_table_covers_every_dtype():
     fp32, bf16 = rows[0], rows[1]
     assert fp32["weights_gib"] == pytest.approx(2 * bf16["weights_gib"])
     assert all(r["total_gib"] == pytest.approx(r["weights_gib"] + r["kv_cache_gib"]) for r in rows)
+
+
+def test_mla_cache_is_the_latent_transformers_caches():
+    """DeepSeek-V2's attention caches kv_lora_rank + qk_rope_head_dim values per token per layer, not the decompressed
+    K/V. Measured on transformers' own DeepseekV2 with the published attention sizes (one dense layer, tiny vocabulary
+    and MLP: they do not touch the cache)."""
+    from transformers import DeepseekV2Config, DeepseekV2ForCausalLM
+
+    from deepcoder_lib import twins
+    published = twins.published_config("deepseek-coder-v2-lite")
+    small = {**published, "num_hidden_layers": 1, "vocab_size": 64, "intermediate_size": 16, "bos_token_id": 0,
+             "eos_token_id": 1}
+    model = DeepseekV2ForCausalLM(DeepseekV2Config(**small)).to(torch.bfloat16).eval()
+    with torch.inference_mode():
+        layer = model(torch.arange(8)[None], use_cache=True).past_key_values.layers[0]
+    cached_per_token = sum(t.numel() for t in (layer.keys, layer.values)) // 8
+    lite = catalog.info("deepseek-lite")
+    assert cached_per_token == published["kv_lora_rank"] + published["qk_rope_head_dim"] == lite.kv_per_token_per_layer
+    bytes_per_token = sum(t.numel() * t.element_size() for t in (layer.keys, layer.values)) // 8
+    assert catalog.kv_cache_bytes("deepseek-lite", 1000) == bytes_per_token * published["num_hidden_layers"] * 1000
+    heads = published["num_attention_heads"]
+    decompressed = heads * (published["qk_nope_head_dim"] + published["qk_rope_head_dim"] + published["v_head_dim"])
+    assert lite.decompressed_kv_per_token_per_layer == decompressed == 5_120
+    assert catalog.info("deepseek").decompressed_kv_per_token_per_layer == 128 * 320
+    for entry in catalog.CATALOG.values():  # only MLA models have a decompressed figure apart from the cache
+        assert bool(entry.decompressed_kv_per_token_per_layer) == ("MLA" in entry.architecture), entry.checkpoint

@@ -255,23 +255,23 @@ def test_first_exercise_counts_the_course_notebooks():
     assert not nb00.check_first_exercise(following - 1) and not nb00.check_first_exercise(str(following))
 
 
-# ---- notebook 02's exercise checks (deepcoder_lib.exercises.nb02) --------------------------------------
+# ---- notebooks 03 and 11: exercise checks (deepcoder_lib.exercises.nb03, nb11) -----------------------
 
 def test_layer_params_check_matches_the_architecture(model_and_tokenizer):
     """The passing count is the one the Llama architecture gives from the config; the usual slips fail with a hint."""
-    from deepcoder_lib.exercises import nb02
+    from deepcoder_lib.exercises import nb03
     model, _ = model_and_tokenizer
     c = model.config
     head_dim = c.hidden_size // c.num_attention_heads
     attention = 2 * c.hidden_size * c.hidden_size + 2 * c.hidden_size * c.num_key_value_heads * head_dim  # q, o; k, v
     mlp = 3 * c.hidden_size * c.intermediate_size  # gate, up, down
     per_layer = attention + mlp + 2 * c.hidden_size  # two RMSNorms
-    assert nb02.check_layer_params(model, per_layer)
+    assert nb03.check_layer_params(model, per_layer)
     total = sum(p.numel() for p in model.parameters())
     for wrong, says in ((total, "whole model"), (total / c.num_hidden_layers, "embedding matrix is not in any layer"),
                         (attention, "attention block alone"), (mlp, "MLP block alone"), (per_layer + 1, "is not it"),
                         (..., "Replace `...` in `layer_params`"), ("3540096", "must be a number")):
-        result = nb02.check_layer_params(model, wrong)
+        result = nb03.check_layer_params(model, wrong)
         assert not result and says in result.message, (wrong, result)
 
 
@@ -292,30 +292,43 @@ def _kv_cache_from_transformers(seq_len: int) -> int:
 
 
 def test_kv_cache_check_agrees_with_transformers_cache():
-    from deepcoder_lib.exercises import nb02
-    true = _kv_cache_from_transformers(nb02.KV_TOKENS)
-    assert nb02.check_kv_cache(true) and nb02.check_kv_cache(float(true))
+    from deepcoder_lib.exercises import nb03
+    true = _kv_cache_from_transformers(nb03.KV_TOKENS)
+    assert nb03.check_kv_cache(true) and nb03.check_kv_cache(float(true))
     for factor, says in ((7, "grouped-query attention"), (0.5, "two tensors, K and V"), (2, "float32"),
                          (8, "Bits vs bytes"), (1 / 24, "multiply by the 24 layers"), (1.5, "is not it")):
-        result = nb02.check_kv_cache(true * factor)
+        result = nb03.check_kv_cache(true * factor)
         assert not result and says in result.message, (factor, result)
-    assert "`qwen_kv_bytes`" in nb02.check_kv_cache(...).message
+    assert "`qwen_kv_bytes`" in nb03.check_kv_cache(...).message
 
 
 def test_fits_here_check_uses_this_machines_free_ram():
     import psutil
 
     from deepcoder_lib import catalog
-    from deepcoder_lib.exercises import nb02
+    from deepcoder_lib.exercises import nb11
     memory = psutil.virtual_memory()
     free = memory.available
     fits = catalog.estimate_memory("qwen2", "float32") * 1.2 <= free
-    assert nb02.check_fits_here(fits, free)
-    assert not nb02.check_fits_here(not fits, free)
-    assert nb02.check_fits_here(False, free, "deepseek", "float32")  # 880 GiB of weights fit nowhere here
-    assert not nb02.check_fits_here(True, free, "deepseek", "float32")
+    assert nb11.check_fits_here(fits, free)
+    assert not nb11.check_fits_here(not fits, free)
+    assert nb11.check_fits_here(False, free, "deepseek", "float32")  # 880 GiB of weights fit nowhere here
+    assert not nb11.check_fits_here(True, free, "deepseek", "float32")
     for free_here, says in ((memory.total, "total RAM"), (free / 2**30, "give bytes"), (free / 2, "not this machine's"),
                             (..., "Replace `...` in `free_here`")):
-        result = nb02.check_fits_here(fits, free_here)
+        result = nb11.check_fits_here(fits, free_here)
         assert not result and says in result.message, (free_here, result)
-    assert "`qwen_fp32_fits` must be True or False" in nb02.check_fits_here(..., free).message
+    assert "`qwen_fp32_fits` must be True or False" in nb11.check_fits_here(..., free).message
+
+
+def test_moe_memory_check_counts_every_expert():
+    """The passing answer is all parameters x 2 bytes (bf16) in GiB; active-only, GB and `...` fail with a hint."""
+    from deepcoder_lib import catalog
+    from deepcoder_lib.exercises import nb11
+    lite = catalog.info("deepseek-lite")
+    assert nb11.check_moe_memory(lite.params * 2 / 2**30) and nb11.check_moe_memory(15_706_484_224 * 2 / 2**30)
+    for wrong, says in ((lite.active_params * 2 / 2**30, "*active* parameters"), (lite.params * 2 / 1e9, "in GB"),
+                        (lite.params * 4 / 2**30, "Not "), (..., "Replace `...` in `answer_gib`"),
+                        ("29", "must be a number")):
+        result = nb11.check_moe_memory(wrong)
+        assert not result and says in result.message, (wrong, result)

@@ -1,7 +1,6 @@
-"""Checks for notebook 02 (loading models): parameters of one layer, a KV cache from a config, will it fit here.
+"""Checks for notebook 03 (loading models): the parameters of one decoder layer, a KV cache from a config.
 
-Each check computes the true answer itself (from the model, the catalog or this machine's free RAM) and
-says what was wrong and why.
+Each check computes the true answer itself (from the model or the catalog) and says what was wrong and why.
 """
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ from .. import catalog
 from . import CheckResult, failed, passed
 
 KV_CHECKPOINT, KV_TOKENS, KV_DTYPE = "Qwen/Qwen2-0.5B-Instruct", 32_768, "bfloat16"
-HEADROOM = 1.2  # the working room models.check_fits and notebook 02 add on top of the weights
 
 
 def _number(value, what: str, example: str) -> int | float | CheckResult:
@@ -70,32 +68,3 @@ def check_kv_cache(qwen_kv_bytes) -> CheckResult:
     hint = hint + " " if hint else ""
     return failed(f"{qwen_kv_bytes:,} is not it (x{ratio:.3g} the right size). {hint}Multiply layers x tokens x 2 x "
                   "num_key_value_heads x head_dim x bytes per value (head_dim = hidden_size / num_attention_heads).")
-
-
-def check_fits_here(qwen_fp32_fits, free_here, checkpoint: str = KV_CHECKPOINT, dtype: str = "float32") -> CheckResult:
-    """``free_here``: this machine's free RAM as psutil reports it; ``qwen_fp32_fits``: do the weights of ``checkpoint``
-    in ``dtype``, plus 20% working room, fit in ``free_here``?"""
-    import psutil
-    free_here = _number(free_here, "`free_here`", "psutil.virtual_memory().available")
-    if isinstance(free_here, CheckResult):
-        return free_here
-    memory = psutil.virtual_memory()
-    gib = catalog.GIB
-    if free_here == memory.total:
-        return failed(f"{free_here:,} bytes is the machine's total RAM; the system and other programs use part of "
-                      "it. Use psutil.virtual_memory().available.")
-    if free_here < 1e6 <= memory.available:
-        return failed(f"{free_here:g} looks like GiB or GB; give bytes, as psutil does.")
-    if not 0.75 * memory.available <= free_here <= 1.25 * memory.available:
-        return failed(f"{free_here / gib:.1f} GiB is not this machine's free RAM now: psutil says "
-                      f"{memory.available / gib:.1f} GiB available. Measure it with psutil.virtual_memory().available.")
-    if qwen_fp32_fits is ... or qwen_fp32_fits not in (True, False):
-        return failed(f"`qwen_fp32_fits` must be True or False, got {qwen_fp32_fits!r}.")
-    need = catalog.estimate_memory(checkpoint, dtype)
-    truth = need * HEADROOM <= free_here
-    per = catalog.BYTES_PER_PARAM[catalog.normalize_dtype(dtype)]
-    why = (f"{catalog.info(checkpoint).params:,} parameters x {per:g} bytes = {need / gib:.2f} GiB in {dtype}, "
-           f"x{HEADROOM} working room = {need * HEADROOM / gib:.2f} GiB, against {free_here / gib:.1f} GiB free here.")
-    if bool(qwen_fp32_fits) == truth:
-        return passed(("Right, it fits: " if truth else "Right, it does not fit: ") + why)
-    return failed(("It does fit: " if truth else "It does not fit: ") + why)
