@@ -142,8 +142,11 @@ def test_check_indentation_explains_with_the_real_pre_tokenizers():
     assert str(nb02._pre_pieces("smollm2", line)) in result.message
 
 
-def test_notebook_02_tab_training_shows_the_split():
-    """Notebook 02 trains the course BPE on tab-indented code: only Qwen2's chunks let a tab join a word."""
+def test_notebook_02_prose_figures():
+    """Notebook 02's prose: SmolLM2 stores 48,900 merges, whitespace and letter pairs first; trained on
+    tab-indented code, only Qwen2's chunks let a tab join a word."""
+    real_merges = json.loads(load_tokenizer("smollm2").backend_tokenizer.to_str())["model"]["merges"]
+    assert len(real_merges) == 48_900 and real_merges[:5] == [["Ġ", "t"], ["Ġ", "a"], ["i", "n"], ["h", "e"], ["Ġ", "Ġ"]]
     tabbed = "def f(x):\n\tif x:\n\t\treturn x\n\treturn 0\n" * 5
     learned = {style: [m.token for m in bpe.train_bpe(tabbed, 25, style=style)[1]] for style in ("gpt2", "qwen2")}
     assert b"return" in learned["gpt2"] and not any(b"\tr" in t or b"\ti" in t for t in learned["gpt2"])
