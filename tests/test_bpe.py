@@ -1,4 +1,5 @@
-"""bpe.py: the training loop on a hand-computed case, encode/decode, and the real pre-tokenizers."""
+"""bpe.py: the training loop on a hand-computed case, encode/decode, and the real pre-tokenizers;
+notebook 02's checks (deepcoder_lib/exercises/nb02.py)."""
 from __future__ import annotations
 
 import json
@@ -6,7 +7,8 @@ import json
 import pytest
 
 from deepcoder_lib import bpe
-from deepcoder_lib.tokens import load_tokenizer
+from deepcoder_lib.exercises import nb02
+from deepcoder_lib.tokens import QWEN2_PATTERN, load_tokenizer
 
 CODE_SAMPLES = [
     "\t\treturn x",
@@ -99,3 +101,53 @@ def test_errors_name_the_argument():
         bpe.train_bpe(b"abc", 3)
     with pytest.raises(ValueError, match=r"`ids` contains \[999\] that these merges never made"):
         bpe.decode([97, 999], {})
+
+
+# notebook 02's checks: the right answer passes, typical wrong answers fail with a message that says why
+
+def test_bpe_checks():
+    assert not nb02.check_first_merge(...)
+    assert nb02.check_first_merge("an")  # 'an' x4, 'na' x3, 'ba' x2 in 'banana bandana'
+    assert "tie" not in nb02.check_first_merge("ba").message
+    decoded = bpe.decode(nb02.HIDDEN_IDS, nb02.training_merges())
+    assert nb02.check_hidden(decoded)  # the stored ids decode to the text whose hash is stored
+    assert bpe.encode(decoded, nb02.training_merges()) == nb02.HIDDEN_IDS
+    assert "whitespace" in nb02.check_hidden(decoded.rstrip("\n")).message
+    assert not nb02.check_hidden(bpe.decode(nb02.HIDDEN_IDS, bpe.train_bpe(nb02.TRAINING_TEXT[::-1], 40)[0]))
+    assert nb02.check_chunks(3, 8)
+    result = nb02.check_chunks(3, 4)
+    assert not result and "`qwen2_chunks` = 4 is wrong" in result.message and "gpt2" not in result.message
+
+
+def test_check_indentation_names_the_wrong_part():
+    assert nb02.check_indentation(3, 4)
+    result = nb02.check_indentation(3, 2)
+    assert not result and "`two_tabs` = 2 is wrong" in result.message and "eight_spaces" not in result.message
+    assert "pre-tokenizer" in result.message and "no token for two tabs" not in result.message
+    assert "whole number" in nb02.check_indentation(..., 4).message
+
+
+def test_check_indentation_explains_with_the_real_pre_tokenizers():
+    """The explanation: SmolLM2's pre-tokenizer is GPT-2's regex (a word takes only a space in front), so two
+    tabs stay two pieces although the vocabulary has a two-tab token; Qwen2's takes any one symbol."""
+    import regex
+    smollm2, qwen2 = load_tokenizer("smollm2"), load_tokenizer("qwen2")
+    line = nb02.TWO_TABS
+    assert nb02._pre_pieces("smollm2", line) == regex.findall(bpe.GPT2_PATTERN, line) == ["\t", "\t", "return", " x"]
+    qwen2_split = qwen2.backend_tokenizer.pre_tokenizer.pre_tokenize_str(line)
+    assert len(qwen2_split) == 3 and nb02._pre_pieces("qwen2", line) == regex.findall(QWEN2_PATTERN, line)
+    assert len(smollm2("\t\t")["input_ids"]) == 1  # the two-tab token exists; the split keeps BPE from it
+    result = nb02.check_indentation(3, len(smollm2(line)["input_ids"]))
+    assert result and str(nb02._pre_pieces("qwen2", line)) in result.message
+    assert str(nb02._pre_pieces("smollm2", line)) in result.message
+
+
+def test_notebook_02_prose_figures():
+    """Notebook 02's prose: SmolLM2 stores 48,900 merges, whitespace and letter pairs first; trained on
+    tab-indented code, only Qwen2's chunks let a tab join a word."""
+    real_merges = json.loads(load_tokenizer("smollm2").backend_tokenizer.to_str())["model"]["merges"]
+    assert len(real_merges) == 48_900 and real_merges[:5] == [["Ġ", "t"], ["Ġ", "a"], ["i", "n"], ["h", "e"], ["Ġ", "Ġ"]]
+    tabbed = "def f(x):\n\tif x:\n\t\treturn x\n\treturn 0\n" * 5
+    learned = {style: [m.token for m in bpe.train_bpe(tabbed, 25, style=style)[1]] for style in ("gpt2", "qwen2")}
+    assert b"return" in learned["gpt2"] and not any(b"\tr" in t or b"\ti" in t for t in learned["gpt2"])
+    assert b"\treturn" in learned["qwen2"] and b"\tif" in learned["qwen2"]

@@ -211,30 +211,6 @@ def test_check_token_count_explains():
     assert not text and "whole number" in text.message
 
 
-def test_check_indentation_names_the_wrong_part():
-    assert nb01.check_indentation(3, 4)
-    result = nb01.check_indentation(3, 2)
-    assert not result and "`two_tabs` = 2 is wrong" in result.message and "eight_spaces" not in result.message
-    assert "pre-tokenizer" in result.message and "no token for two tabs" not in result.message
-
-
-GPT2_SPLIT = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-
-
-def test_check_indentation_explains_with_the_real_pre_tokenizers(smollm2, qwen2):
-    """The explanation: SmolLM2's pre-tokenizer is GPT-2's regex (a word takes only a space in front), so two
-    tabs stay two pieces although the vocabulary has a two-tab token; Qwen2's takes any one symbol."""
-    import regex
-    line = nb01.TWO_TABS
-    assert nb01._pre_pieces("smollm2", line) == regex.findall(GPT2_SPLIT, line) == ["\t", "\t", "return", " x"]
-    qwen2_split = qwen2.backend_tokenizer.pre_tokenizer.pre_tokenize_str(line)
-    assert len(qwen2_split) == 3 and nb01._pre_pieces("qwen2", line) == regex.findall(tokens.QWEN2_PATTERN, line)
-    assert len(smollm2("\t\t")["input_ids"]) == 1  # the two-tab token exists; the split keeps BPE from it
-    result = nb01.check_indentation(3, len(smollm2(line)["input_ids"]))
-    assert result and str(nb01._pre_pieces("qwen2", line)) in result.message
-    assert str(nb01._pre_pieces("smollm2", line)) in result.message
-
-
 def test_check_round_trip():
     assert nb01.check_round_trip("e\N{COMBINING ACUTE ACCENT}")
     assert nb01.check_round_trip("\N{OHM SIGN}")
@@ -243,22 +219,26 @@ def test_check_round_trip():
     assert not nb01.check_round_trip(42) and not nb01.check_round_trip("")
 
 
-def _notebook_01_snippet() -> str:
-    """The `snippet` string of notebook 01's "How code is tokenized" cell, read from the notebook itself."""
-    import ast
+def _notebook_cell(name: str, cell_id: str) -> str:
+    """The source of one cell of a course notebook, found by its cell id."""
     import json
-    from pathlib import Path
-    notebook = json.loads((Path(__file__).parents[1] / "notebooks" / "01_tokenizers.ipynb").read_text())
-    source = next("".join(c["source"]) for c in notebook["cells"] if c.get("id") == "b01f0284")
+    notebook = json.loads((Path(__file__).parents[1] / "notebooks" / name).read_text())
+    return next("".join(c["source"]) for c in notebook["cells"] if c.get("id") == cell_id)
+
+
+def _notebook_02_snippet() -> str:
+    """The `snippet` string of notebook 02's "How code is tokenized" cell, read from the notebook itself."""
+    import ast
+    source = _notebook_cell("02_bpe_and_code_tokens.ipynb", "b01f0284")
     assignment = next(node for node in ast.parse(source).body if isinstance(node, ast.Assign))
     return ast.literal_eval(assignment.value)
 
 
-def test_notebook_01_prose_matches_the_tokenizers(smollm2, qwen2, deepseek):
-    """What notebook 01's prose says about its snippet and its vocabularies, checked on the real tokenizers."""
-    snippet = _notebook_01_snippet()
-    pieces = {name: [t.text for t in tokens.tokenize(tok, snippet)]
-              for name, tok in (("smollm2", smollm2), ("qwen2", qwen2), ("deepseek", deepseek))}
+def test_notebook_02_prose_matches_the_tokenizers(smollm2, qwen2, deepseek):
+    """What notebook 02's prose says about its snippet, numbers, spelling and trailing spaces, on the real tokenizers."""
+    snippet = _notebook_02_snippet()
+    chosen = {"smollm2": smollm2, "qwen2": qwen2, "deepseek": deepseek}
+    pieces = {name: [t.text for t in tokens.tokenize(tok, snippet)] for name, tok in chosen.items()}
     # indentation: a run of spaces, its last space glued to the word; SmolLM2 glues the newline to the run
     assert "   " in pieces["qwen2"] and " total" in pieces["qwen2"]
     assert "\n   " in pieces["smollm2"] and "\n" not in pieces["smollm2"][:12]
@@ -268,6 +248,25 @@ def test_notebook_01_prose_matches_the_tokenizers(smollm2, qwen2, deepseek):
         assert pieces[name][at:at + 2] == [" average", "_price"], name
     at = pieces["smollm2"].index(" average")
     assert pieces["smollm2"][at:at + 3] == [" average", "_", "price"]
+    # digits: SmolLM2 and Qwen2 one by one (SmolLM2's regex keeps ' 12345' whole: its vocabulary has no
+    # two-digit token), DeepSeek groups up to three
+    for name in ("smollm2", "qwen2"):
+        assert [t.text for t in tokens.tokenize(chosen[name], " 12345")] == [" ", "1", "2", "3", "4", "5"], name
+    assert regex.findall(tokens.QWEN2_PATTERN, " 12345")[1:] == list("12345")
+    assert not [t for t in smollm2.get_vocab() if len(regex.findall("[0-9]", t)) >= 2]
+    assert max(len(t.text) for t in tokens.tokenize(deepseek, "1000000")) == 3
+    for name, tok in chosen.items():
+        assert [t.text for t in tokens.tokenize(tok, " strawberry")] == [" strawberry"], name  # spelling: one id
+        retrun, ret = tokens.tokenize(tok, " retrun"), tokens.tokenize(tok, " return")
+        assert len(retrun) > 1 and not {t.id for t in retrun} & {t.id for t in ret}, name
+        assert [t.text for t in tokens.tokenize(tok, "return x ")][-2:] == [" x", " "], name  # a trailing space alone
+        assert tok(" x")["input_ids"] != tok("x")["input_ids"]
+
+
+def test_notebook_01_prose_matches_the_tokenizers(smollm2, qwen2, deepseek):
+    """What notebook 01's prose says about special tokens and vocabularies, checked on the real tokenizers."""
+    assert "SmolLM2**'s 17 special tokens (ids 0-16" in _notebook_cell("01_tokenizers.ipynb", "3c880695")
+    assert "`<|im_start|>` is id 1 for SmolLM2 and 151644 for Qwen2" in _notebook_cell("01_tokenizers.ipynb", "b2c0b923")
     # special tokens: SmolLM2's 17 sit inside its base vocabulary (ids 0-16); <|im_start|> is 1 vs 151644
     added = smollm2.get_added_vocab()
     assert len(added) == 17 and sorted(added.values()) == list(range(17)) and len(smollm2) == smollm2.vocab_size

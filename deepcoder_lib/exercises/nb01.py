@@ -1,4 +1,6 @@
-"""Checks for notebook 01 (tokenizers): predict token counts, compare indentation, break a round trip.
+"""Checks for notebook 01 (tokenizers): predict a token count, break a round trip.
+
+The indentation check (two tabs against eight spaces) belongs to the pre-tokenizer, so it is in nb02.py.
 
 Each check computes the true answer with the real tokenizer and says what was wrong and why.
 """
@@ -8,8 +10,6 @@ from ..tokens import load_tokenizer, round_trip, tokenize
 from . import CheckResult, failed, passed
 
 COUNT_LINE = "for i in range(10):"
-EIGHT_SPACES = "        return x"
-TWO_TABS = "\t\treturn x"
 
 
 def _pieces(name: str, text: str) -> list[str]:
@@ -37,41 +37,6 @@ def check_token_count(prediction) -> CheckResult:
             "Fewer than that: a space is glued to the word that follows it (' in'), not a token of its own.")
     return failed(f"{prediction} is not it. {hint} Look at tokenize(tokenizers['smollm2'], {COUNT_LINE!r}) "
                   "after you have tried again.")
-
-
-def _pre_pieces(name: str, text: str) -> list[str]:
-    """The pieces the pre-tokenizer's regex cuts ``text`` into, as text; BPE never merges across them."""
-    tokenizer = load_tokenizer(name)
-    pieces = tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)
-    return [tokenizer.convert_tokens_to_string([piece]) for piece, _span in pieces]
-
-
-def check_indentation(eight_spaces, two_tabs) -> CheckResult:
-    """Token counts in SmolLM2 of ``'        return x'`` (8 spaces) and ``'\\t\\treturn x'`` (2 tabs)."""
-    for value, what in ((eight_spaces, "`eight_spaces`"), (two_tabs, "`two_tabs`")):
-        value = _whole_number(value, what)
-        if isinstance(value, CheckResult):
-            return value
-    spaces, tabs = _pieces("smollm2", EIGHT_SPACES), _pieces("smollm2", TWO_TABS)
-    if (eight_spaces, two_tabs) == (len(spaces), len(tabs)):
-        two_tabs_alone = _pieces("smollm2", "\t\t")
-        return passed(
-            f"Right: 8 spaces -> {spaces} ({len(spaces)}), 2 tabs -> {tabs} ({len(tabs)}). The pre-tokenizer cuts "
-            "the text before BPE runs, and BPE never merges across its pieces. Its rule \\s+(?!\\S) leaves the "
-            "last whitespace character for the next word, but SmolLM2's (GPT-2's) rule for words, ' ?\\p{L}+', "
-            f"takes only a space in front, so the second tab stays alone: {_pre_pieces('smollm2', TWO_TABS)}. "
-            f"The vocabulary does have a token for two tabs (it tokenizes '\\t\\t' alone as {two_tabs_alone}); the "
-            "split just never lets BPE use it here. Qwen2's rule '[^\\r\\n\\p{L}\\p{N}]?\\p{L}+' takes any one "
-            f"symbol in front of a word, tab included: {_pre_pieces('qwen2', TWO_TABS)}.")
-    wrong = []
-    if eight_spaces != len(spaces):
-        wrong.append(f"`eight_spaces` = {eight_spaces} is wrong: a run of spaces is usually one token, but "
-                     "the last space joins the next word")
-    if two_tabs != len(tabs):
-        wrong.append(f"`two_tabs` = {two_tabs} is wrong: SmolLM2's pre-tokenizer glues a space to the word after "
-                     "it, but not a tab, and BPE never merges across the pieces it cuts")
-    return failed("; ".join(wrong) + ". Try again, then look with tokenize() and with "
-                  "tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str().")
 
 
 def check_round_trip(text) -> CheckResult:

@@ -1,6 +1,7 @@
-"""Checks for the draft notebook "BPE from the inside": the first merge, a hidden string, pre-tokenizer chunks.
+"""Checks for notebook 02 (BPE and code tokens): the first merge, a hidden string, pre-tokenizer chunks,
+indentation in SmolLM2.
 
-Each check recomputes the answer with ``deepcoder_lib.bpe`` and says what was wrong.
+Each check recomputes the answer, with ``deepcoder_lib.bpe`` or with the real tokenizer, and says what was wrong.
 """
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import functools
 import hashlib
 
 from .. import bpe
+from ..tokens import load_tokenizer, tokenize
 from . import CheckResult, failed, passed
 
 FIRST_MERGE_TEXT = "banana bandana"
@@ -19,6 +21,8 @@ NUM_MERGES = 40
 HIDDEN_IDS = [268, 115, 113, 117, 281, 40, 115, 105, 266, 41, 278, 115, 105, 266, 264, 115, 105, 266, 10]
 HIDDEN_SHA256 = "f6646f9bf3bd5c96ad74d81e8e0325406d704686884629a25915a64e0749b708"
 CHUNK_TEXT = "x = 12345"
+EIGHT_SPACES = "        return x"
+TWO_TABS = "\t\treturn x"
 
 
 @functools.cache
@@ -81,3 +85,50 @@ def check_chunks(gpt2_chunks, qwen2_chunks) -> CheckResult:
         wrong.append(f"`qwen2_chunks` = {qwen2_chunks} is wrong: Qwen2's '\\p{{N}}' takes one digit at a time, and "
                      "its space-then-symbol rule ' ?[^\\s\\p{{L}}\\p{{N}}]+' does not take digits")
     return failed("; ".join(wrong) + ". Check with pretokenize(text, style).")
+
+
+def _pieces(name: str, text: str) -> list[str]:
+    return [token.text for token in tokenize(load_tokenizer(name), text)]
+
+
+def _whole_number(value, what: str) -> int | CheckResult:
+    if value is ...:
+        return failed(f"Replace `...` in {what} with your prediction, a whole number, then run the cell again.")
+    if isinstance(value, bool) or not isinstance(value, int):
+        return failed(f"{what} must be a whole number such as 5, got {value!r}.")
+    return value
+
+
+def _pre_pieces(name: str, text: str) -> list[str]:
+    """The pieces the pre-tokenizer's regex cuts ``text`` into, as text; BPE never merges across them."""
+    tokenizer = load_tokenizer(name)
+    pieces = tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)
+    return [tokenizer.convert_tokens_to_string([piece]) for piece, _span in pieces]
+
+
+def check_indentation(eight_spaces, two_tabs) -> CheckResult:
+    """Token counts in SmolLM2 of ``'        return x'`` (8 spaces) and ``'\\t\\treturn x'`` (2 tabs)."""
+    for value, what in ((eight_spaces, "`eight_spaces`"), (two_tabs, "`two_tabs`")):
+        value = _whole_number(value, what)
+        if isinstance(value, CheckResult):
+            return value
+    spaces, tabs = _pieces("smollm2", EIGHT_SPACES), _pieces("smollm2", TWO_TABS)
+    if (eight_spaces, two_tabs) == (len(spaces), len(tabs)):
+        two_tabs_alone = _pieces("smollm2", "\t\t")
+        return passed(
+            f"Right: 8 spaces -> {spaces} ({len(spaces)}), 2 tabs -> {tabs} ({len(tabs)}). The pre-tokenizer cuts "
+            "the text before BPE runs, and BPE never merges across its pieces. Its rule \\s+(?!\\S) leaves the "
+            "last whitespace character for the next word, but SmolLM2's (GPT-2's) rule for words, ' ?\\p{L}+', "
+            f"takes only a space in front, so the second tab stays alone: {_pre_pieces('smollm2', TWO_TABS)}. "
+            f"The vocabulary does have a token for two tabs (it tokenizes '\\t\\t' alone as {two_tabs_alone}); the "
+            "split just never lets BPE use it here. Qwen2's rule '[^\\r\\n\\p{L}\\p{N}]?\\p{L}+' takes any one "
+            f"symbol in front of a word, tab included: {_pre_pieces('qwen2', TWO_TABS)}.")
+    wrong = []
+    if eight_spaces != len(spaces):
+        wrong.append(f"`eight_spaces` = {eight_spaces} is wrong: a run of spaces is usually one token, but "
+                     "the last space joins the next word")
+    if two_tabs != len(tabs):
+        wrong.append(f"`two_tabs` = {two_tabs} is wrong: SmolLM2's pre-tokenizer glues a space to the word after "
+                     "it, but not a tab, and BPE never merges across the pieces it cuts")
+    return failed("; ".join(wrong) + ". Try again, then look with tokenize() and with "
+                  "tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str().")
