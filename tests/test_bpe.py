@@ -114,9 +114,9 @@ def test_bpe_checks():
     assert bpe.encode(decoded, nb02.training_merges()) == nb02.HIDDEN_IDS
     assert "whitespace" in nb02.check_hidden(decoded.rstrip("\n")).message
     assert not nb02.check_hidden(bpe.decode(nb02.HIDDEN_IDS, bpe.train_bpe(nb02.TRAINING_TEXT[::-1], 40)[0]))
-    assert nb02.check_chunks(3, 8)
-    result = nb02.check_chunks(3, 4)
-    assert not result and "`qwen2_chunks` = 4 is wrong" in result.message and "gpt2" not in result.message
+    assert nb02.check_chunks(5, 10)  # "total = 365 * 24": GPT-2 keeps " 365" whole, Qwen2 one digit each
+    result = nb02.check_chunks(5, 6)
+    assert not result and "`qwen2_chunks` = 6 is wrong" in result.message and "gpt2" not in result.message
 
 
 def test_check_indentation_names_the_wrong_part():

@@ -20,7 +20,7 @@ TRAINING_TEXT = ("def area(radius):\n    return 3.14159 * radius * radius\n\n"
 NUM_MERGES = 40
 HIDDEN_IDS = [268, 115, 113, 117, 281, 40, 115, 105, 266, 41, 278, 115, 105, 266, 264, 115, 105, 266, 10]
 HIDDEN_SHA256 = "f6646f9bf3bd5c96ad74d81e8e0325406d704686884629a25915a64e0749b708"
-CHUNK_TEXT = "x = 12345"
+CHUNK_TEXT = "total = 365 * 24"  # not a string the notebook shows split
 EIGHT_SPACES = "        return x"
 TWO_TABS = "\t\treturn x"
 
@@ -69,7 +69,7 @@ def check_hidden(text) -> CheckResult:
 
 
 def check_chunks(gpt2_chunks, qwen2_chunks) -> CheckResult:
-    """How many chunks do GPT-2's and Qwen2's pre-tokenizers make of ``'x = 12345'``?"""
+    """How many chunks do GPT-2's and Qwen2's pre-tokenizers make of ``CHUNK_TEXT``?"""
     for value, what in ((gpt2_chunks, "`gpt2_chunks`"), (qwen2_chunks, "`qwen2_chunks`")):
         if value is ... or isinstance(value, bool) or not isinstance(value, int):
             return failed(f"Replace {what} with a whole number, your prediction, then run the cell again.")
