@@ -219,19 +219,21 @@ def test_train_lora_argument_errors(kwargs, message):
         A.train_lora(None, None, [{"request": "x", "response": "y"}], **kwargs)
 
 
-# ---- the notebook's exercise checks (deepcoder_lib.exercises.nb06) ------------------------------
+# ---- the notebooks' exercise checks (LoRA's count: deepcoder_lib.exercises.nb13, notebook 13) --------
 def test_lora_param_exercise_matches_a_real_peft_model():
     """The check's arithmetic must agree with peft on a model of SmolLM2's shapes (meta device: no memory)."""
     from transformers import AutoConfig, AutoModelForCausalLM
-    from deepcoder_lib.exercises import nb06
+    from deepcoder_lib.exercises import nb13
     from deepcoder_lib.models import default_checkpoint
     config = AutoConfig.from_pretrained(default_checkpoint())
     with torch.device("meta"):
         shaped = AutoModelForCausalLM.from_config(config)
-    assert A.count_parameters(A.add_lora(shaped, r=4))["trainable"] == nb06.lora_param_count(4) == 230_400
-    assert nb06.check_lora_params(230_400, r=4)
-    assert "one layer's worth" in nb06.check_lora_params(7_680, r=4).message
-    assert not nb06.check_lora_params("many")
+    assert A.count_parameters(A.add_lora(shaped, r=4))["trainable"] == nb13.lora_param_count(4) == 230_400
+    assert nb13.check_lora_params(230_400, r=4)
+    assert "one layer's worth" in nb13.check_lora_params(7_680, r=4).message
+    assert not nb13.check_lora_params("many")
+    assert "v_proj is smaller" in nb13.check_lora_params(30 * 4 * 1152 * 2, r=4).message
+    assert "frozen weight matrices" in nb13.check_lora_params(30 * (576 * 576 + 576 * 192), r=4).message
 
 
 def test_moe_memory_exercise():

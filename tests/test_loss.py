@@ -71,3 +71,35 @@ def test_errors_name_the_argument(model, tokenizer):
         perplexity([])
     with pytest.raises(ValueError, match="`text` must be a non-empty str, got ''"):
         token_losses(model, tokenizer, "")
+
+
+def test_masked_labels_loss_is_the_mean_over_the_answer_tokens(model, tokenizer):
+    """What notebook 13's training minimises: labels -100 on the prompt (adapters.build_examples), so
+    transformers' loss is the by-hand cross-entropy averaged over the answer tokens only."""
+    from deepcoder_lib.adapters import build_examples, load_dataset
+    [example] = build_examples(tokenizer, load_dataset()["train"][:1])
+    input_ids, labels = torch.tensor([example["input_ids"]]), torch.tensor([example["labels"]])
+    with torch.inference_mode():
+        out = model(input_ids=input_ids, labels=labels)
+    losses = cross_entropy_by_hand(out.logits, input_ids, reduction="none")
+    answer = labels[:, 1:] != -100
+    assert 0 < int(answer.sum()) < input_ids.shape[1] - 1
+    assert torch.allclose(losses[answer].mean(), out.loss.float(), atol=1e-5)
+    assert not torch.allclose(losses.mean(), out.loss.float(), atol=1e-3)  # the prompt's tokens are not in it
+
+
+# ---- notebook 12's exercise checks (deepcoder_lib.exercises.nb12) ----------------------------------
+def test_loss_checks(model, tokenizer):
+    from deepcoder_lib.exercises import nb12
+
+    assert nb12.check_shift(4) and not nb12.check_shift(5)
+    assert "already seen token 5" in nb12.check_shift(5).message
+    assert "Replace `...`" in nb12.check_shift(...).message
+    losses = [0.5, 1.0, 1.5]
+    assert nb12.check_perplexity(math.exp(1.0), losses)
+    assert "mean loss" in nb12.check_perplexity(1.0, losses).message
+    assert "SUM" in nb12.check_perplexity(math.exp(3.0), losses).message
+    buggy = token_losses(model, tokenizer, nb12.BUGGY)
+    assert nb12.check_bug_token("1", buggy)  # measured: '1' costs ~2.6 nats where '0' costs ~0.1
+    assert "Nearly" in nb12.check_bug_token(" 1", buggy).message
+    assert not nb12.check_bug_token(" n", buggy)

@@ -1,4 +1,4 @@
-"""Checks for the draft notebook "Logits and loss": the shift by one, perplexity, where a bug is.
+"""Instant checks for notebook 12 (logits and loss): the shift by one, perplexity, where a bug is.
 
 Each check recomputes the answer from the notebook's own token losses (``loss.token_losses``) and says
 what the value was instead.
