@@ -74,11 +74,12 @@ def add_lora(model, *, r: int = 8, lora_alpha: int = 16, target_modules=("q_proj
 
 
 def build_examples(tokenizer, rows: list[dict]) -> list[dict]:
-    """Chat-format each ``{"request", "response"}``; labels are -100 on the prompt, so only the answer is learned."""
+    """Chat-format each ``{"request", "response"}`` (no chat template: the plain request); labels are -100 on the
+    prompt, so only the answer is learned."""
+    from .generation import chat_messages, prepare_inputs
     examples = []
-    for row in rows:
-        prompt_ids = tokenizer.apply_chat_template([{"role": "user", "content": row["request"]}],
-                                                   add_generation_prompt=True, return_dict=True)["input_ids"]
+    for row in rows:  # the prompt generate_code would send: chat-templated, or the plain request for a base model
+        prompt_ids = prepare_inputs(tokenizer, chat_messages(row["request"], tokenizer))["input_ids"][0].tolist()
         answer_ids = tokenizer(row["response"] + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
         examples.append({"input_ids": prompt_ids + answer_ids, "labels": [-100] * len(prompt_ids) + answer_ids})
     return examples
@@ -102,6 +103,8 @@ def train_lora(peft_model, tokenizer, rows: list[dict], *, steps: int = 24, batc
     """
     import torch
     from tqdm.auto import tqdm
+
+    from .generation import pad_token_id
     for name, value in (("steps", steps), ("batch_size", batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
@@ -120,7 +123,7 @@ def train_lora(peft_model, tokenizer, rows: list[dict], *, steps: int = 24, batc
     bar = tqdm(range(steps), desc="LoRA training", disable=not progress)
     for step in bar:
         batch = _collate([examples[i] for i in order[step * batch_size:(step + 1) * batch_size]],
-                         tokenizer.pad_token_id)
+                         pad_token_id(tokenizer))
         loss = peft_model(**{k: v.to(device) for k, v in batch.items()}).loss
         loss.backward()
         optimizer.step()
@@ -233,7 +236,9 @@ def load_adapter(base_model, adapter_path: str | Path):
 def chat_inputs(tokenizer, request: str, assistant_prefix: str = "", *, model=None) -> dict:
     """Model inputs (input_ids + attention_mask) for one user request, optionally with the answer's start,
     on ``model``'s input device (``generation.prepare_inputs``, the course's one path to model inputs)."""
-    from .generation import prepare_inputs
+    from .generation import has_chat_template, prepare_inputs
+    if not has_chat_template(tokenizer):  # a base model (StarCoderBase): the request and the answer's start, as text
+        return prepare_inputs(tokenizer, request + assistant_prefix, model=model, name="request")
     messages = [{"role": "user", "content": request}]
     if assistant_prefix:
         messages.append({"role": "assistant", "content": assistant_prefix})  # continued, not closed
@@ -243,14 +248,18 @@ def chat_inputs(tokenizer, request: str, assistant_prefix: str = "", *, model=No
 def compare_outputs(peft_model, tokenizer, requests: list[str], max_new_tokens: int = 64) -> list[dict]:
     """Greedy answers to each request from the base model (adapter disabled) and with the adapter."""
     import torch
+
+    from .generation import decoding_overrides, pad_token_id
+    greedy = {**decoding_overrides(peft_model), "do_sample": False, "max_new_tokens": max_new_tokens,
+              "pad_token_id": pad_token_id(tokenizer)}
     rows = []
     for request in requests:
         inputs = chat_inputs(tokenizer, request, model=peft_model)
         answers = {}
         with torch.no_grad():
             with peft_model.disable_adapter():
-                answers["base"] = peft_model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-            answers["adapter"] = peft_model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+                answers["base"] = peft_model.generate(**inputs, **greedy)
+            answers["adapter"] = peft_model.generate(**inputs, **greedy)
         start = inputs["input_ids"].shape[1]
         rows.append({"request": request, **{k: tokenizer.decode(v[0, start:], skip_special_tokens=True)
                                             for k, v in answers.items()}})

@@ -120,7 +120,7 @@ def generate_answers(model, tokenizer, chats: list[list[dict]], *, n: int = 1, t
     """
     import torch
 
-    from .generation import prepare_batch  # imports transformers: only when generating
+    from .generation import decoding_overrides, pad_token_id, prepare_batch  # imports transformers: only when generating
 
     temperature = float(temperature)
     if temperature < 0:
@@ -131,10 +131,11 @@ def generate_answers(model, tokenizer, chats: list[list[dict]], *, n: int = 1, t
         raise ValueError(f"`top_p` must be in (0, 1], got {top_p}; use 1.0 to switch top-p off")
     sampling = (dict(do_sample=True, temperature=temperature, top_k=0, top_p=top_p, num_return_sequences=n)
                 if temperature > 0 else dict(do_sample=False))
+    sampling = decoding_overrides(model) | sampling  # none of the checkpoint's own knobs (Qwen2's repetition_penalty)
     torch.manual_seed(seed)
     with torch.no_grad():
         output_ids = model.generate(**inputs, **sampling, max_new_tokens=max_new_tokens,
-                                    pad_token_id=tokenizer.pad_token_id)
+                                    pad_token_id=pad_token_id(tokenizer))
     texts = tokenizer.batch_decode(output_ids[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
     per_chat = n if temperature > 0 else 1
     return [texts[i * per_chat:(i + 1) * per_chat] * (n // per_chat) for i in range(len(chats))]

@@ -151,8 +151,8 @@ class Explorer:
             self._cache[key] = self._from_server(prompt)
         if key not in self._cache:
             # a request (str) is one user message; messages ending with the assistant's are continued
-            inputs = generation.prepare_inputs(self.tokenizer, generation.chat_messages(prompt), model=self.model,
-                                               name="prompt")
+            inputs = generation.prepare_inputs(self.tokenizer, generation.chat_messages(prompt, self.tokenizer),
+                                               model=self.model, name="prompt")
             with torch.no_grad():
                 logits = self.model(**inputs).logits[0, -1].float().cpu()  # the sliders' maths runs on the CPU
             self.forward_passes += 1
@@ -227,13 +227,14 @@ class Explorer:
                     min_p=s["min_p"] or None, seed=seed)
                 self.samples.value = self._samples_html(greedy, seed)
                 return self.last_samples
-            options = dict(do_sample=False) if greedy else dict(
+            options = generation.decoding_overrides(self.model)  # the sliders, not the checkpoint, set the draw
+            options |= dict(do_sample=False) if greedy else dict(
                 do_sample=True, temperature=s["temperature"], top_k=s["top_k"], top_p=s["top_p"],
                 min_p=s["min_p"] or None, num_return_sequences=self.num_samples)
             torch.manual_seed(seed)
             with torch.no_grad():
                 output = self.model.generate(**self.inputs, max_new_tokens=self.max_new_tokens,
-                                             pad_token_id=self.tokenizer.pad_token_id, **options)
+                                             pad_token_id=generation.pad_token_id(self.tokenizer), **options)
             self.last_samples = self.tokenizer.batch_decode(output[:, self.inputs["input_ids"].shape[1]:],
                                                             skip_special_tokens=True)
             self.samples.value = self._samples_html(greedy, seed)

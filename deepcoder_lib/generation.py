@@ -21,6 +21,13 @@ from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStr
 # decoding (prompt_lookup_num_tokens=10) returns exactly the same greedy tokens but measured SLOWER
 # on the 2-core course CPU (0.82x fp32), so it is not in the default: see benchmarks/bench_generation.py.
 DEFAULT_GENERATION = {"do_sample": False, "max_new_tokens": 96}
+# The knobs a checkpoint's generation_config.json can set that change which token is picked, at transformers' own
+# defaults (GenerationConfig._get_default_generation_params, 5.23). Qwen2-Instruct publishes do_sample=True, T 0.7,
+# top_p 0.8, top_k 20 and repetition_penalty 1.1: left in, the course's "greedy" would not be the argmax loop.
+# The helpers state their decoding, so a checkpoint's own values go back to these unless the caller names them.
+NEUTRAL_DECODING = {"temperature": 1.0, "top_k": 50, "top_p": 1.0, "min_p": None, "typical_p": 1.0,
+                    "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "repetition_penalty": 1.0, "no_repeat_ngram_size": 0,
+                    "num_beams": 1, "length_penalty": 1.0}
 # With it, load the weights in bfloat16: half the bytes to read per token. fp32 decoding is memory-bound;
 # bf16 decoding is compute-bound on CPUs without bfloat16 instructions, yet ran 1.6-2x faster than fp32
 # on the course CPU (benchmarks/bench_speed_knobs.py); reading a long prompt is slower there, though.
@@ -101,6 +108,24 @@ def _as_tensors(encoding, device) -> dict:
     return {key: torch.tensor(value, dtype=torch.long, device=device) for key, value in batch.items()}
 
 
+def has_chat_template(tokenizer) -> bool:
+    """Does the tokenizer know a chat format? A base model's (StarCoderBase) does not: it continues plain text."""
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def pad_token_id(tokenizer) -> int:
+    """The tokenizer's pad id, or its EOS id when it has none (StarCoder's, Llama's): padding is masked out."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
+def _check_template(tokenizer, name: str) -> None:
+    if not has_chat_template(tokenizer):
+        raise ValueError(f"`{name}` is a list of chat messages, but this tokenizer "
+                         f"({getattr(tokenizer, 'name_or_path', '') or type(tokenizer).__name__}) has no chat "
+                         "template: it belongs to a base model, trained to continue plain text, not chats. Give a "
+                         "plain prompt string instead, e.g. 'def add(a, b):' (a request string is sent as it is)")
+
+
 def _check_messages(messages, name: str) -> list[dict]:
     if not messages or not all(isinstance(m, dict) and {"role", "content"} <= m.keys() for m in messages):
         raise ValueError(f"`{name}` must be a non-empty list of {{'role': ..., 'content': ...}} dicts, "
@@ -120,6 +145,7 @@ def prepare_inputs(tokenizer, prompt_or_messages, *, model=None, device=None, na
     Messages go through the chat template with ``add_generation_prompt=True`` so the model starts its answer
     as the assistant; if the last message is the assistant's, its text is continued instead (the answer's
     start, e.g. "```python\ndef cube(x"). A string is tokenized as it is (a raw prompt, no template).
+    Messages for a tokenizer without a chat template (a base model such as StarCoderBase) are refused.
     """
     device = input_device(model) if model is not None else torch.device(device or "cpu")
     if isinstance(prompt_or_messages, str):
@@ -129,6 +155,7 @@ def prepare_inputs(tokenizer, prompt_or_messages, *, model=None, device=None, na
         return _as_tensors(tokenizer(prompt_or_messages), device)
     if isinstance(prompt_or_messages, (list, tuple)):
         messages = _check_messages(prompt_or_messages, name)
+        _check_template(tokenizer, name)
         continues = messages[-1]["role"] == "assistant"
         encoding = tokenizer.apply_chat_template(messages, add_generation_prompt=not continues,
                                                  continue_final_message=continues, return_dict=True)
@@ -140,17 +167,21 @@ def prepare_inputs(tokenizer, prompt_or_messages, *, model=None, device=None, na
 def prepare_batch(tokenizer, chats, *, model=None, device=None) -> dict:
     """Model inputs for several chats at once, padded on the left (a decoder-only model continues the right end).
 
-    Same rules and device as ``prepare_inputs``; ``chats`` is a list of message lists.
+    Same rules and device as ``prepare_inputs``; ``chats`` is a list of message lists. A tokenizer without a
+    pad token pads with its EOS token (``pad_token_id``); the attention mask hides the padding either way.
     """
     if not isinstance(chats, (list, tuple)) or not chats:
         raise ValueError(f"`chats` must be a non-empty list of message lists, got {chats!r}")
     chats = [_check_messages(chat, f"chats[{i}]") for i, chat in enumerate(chats)]
+    _check_template(tokenizer, "chats")
     device = input_device(model) if model is not None else torch.device(device or "cpu")
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    side, pad, tokenizer.padding_side = tokenizer.padding_side, tokenizer.pad_token, "left"
     try:
+        if pad is None:
+            tokenizer.pad_token = tokenizer.eos_token
         encoding = tokenizer.apply_chat_template(chats, add_generation_prompt=True, padding=True, return_dict=True)
     finally:
-        tokenizer.padding_side = side
+        tokenizer.padding_side, tokenizer.pad_token = side, pad
     return _as_tensors(encoding, device)
 
 
@@ -193,7 +224,9 @@ def greedy_by_hand(model, input_ids: torch.Tensor, max_new_tokens: int, *, eos_t
 
     With ``use_cache=True`` only the new token is fed after the first step, and the keys/values
     of earlier tokens come from the KV cache; with ``False`` the whole sequence is re-read each step.
+    ``eos_token_id`` is one id or a list (Qwen2-Instruct's generation config lists two): any of them stops.
     """
+    stop_ids = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
     _check_max_new_tokens(max_new_tokens)
     _check_fits(model, input_ids.shape[1], max_new_tokens, name="input_ids")
     input_ids = input_ids.to(input_device(model))
@@ -206,7 +239,7 @@ def greedy_by_hand(model, input_ids: torch.Tensor, max_new_tokens: int, *, eos_t
             past, step_input = out.past_key_values, next_id
         else:
             step_input = ids
-        if eos_token_id is not None and int(next_id) == eos_token_id:
+        if int(next_id) in stop_ids:
             break
     return ids
 
@@ -225,10 +258,21 @@ def token_probs(model, input_ids: torch.Tensor, prompt_length: int) -> torch.Ten
     return logprobs.gather(-1, targets[:, None])[:, 0][prompt_length - 1:].exp().cpu()
 
 
+def decoding_overrides(model) -> dict:
+    """The decoding knobs ``model.generation_config`` sets (the checkpoint's generation_config.json), each put back
+    to transformers' default (``NEUTRAL_DECODING``). Empty for the embedded model; for Qwen2-Instruct
+    ``{"temperature": 1.0, "top_k": 50, "top_p": 1.0, "repetition_penalty": 1.0}``. Every course helper that calls
+    ``generate`` starts from these, so greedy is the argmax loop and a temperature is only a temperature on any
+    checkpoint; a plain ``model.generate(...)`` keeps the checkpoint's own values."""
+    config = model.generation_config
+    return {key: value for key, value in NEUTRAL_DECODING.items() if getattr(config, key, None) not in (None, value)}
+
+
 def generate_kwargs(model, inputs, generation_kwargs: dict) -> dict:
-    """The keyword arguments for ``model.generate``: the course default (greedy, 96 new tokens) under the
-    caller's, with the lengths checked against the model's context."""
-    kwargs = {**DEFAULT_GENERATION, **generation_kwargs}
+    """The keyword arguments for ``model.generate``: the course default (greedy, 96 new tokens, none of the
+    checkpoint's own decoding knobs: ``decoding_overrides``) under the caller's, with the lengths checked
+    against the model's context."""
+    kwargs = {**DEFAULT_GENERATION, **decoding_overrides(model), **generation_kwargs}
     if kwargs.get("do_sample") and kwargs.get("prompt_lookup_num_tokens"):
         kwargs.pop("prompt_lookup_num_tokens")  # drafting is exact for greedy only; sampling goes plain
     if "max_length" in generation_kwargs:
@@ -236,17 +280,24 @@ def generate_kwargs(model, inputs, generation_kwargs: dict) -> dict:
     else:
         _check_max_new_tokens(kwargs["max_new_tokens"])
     _check_fits(model, inputs["input_ids"].shape[1], kwargs.get("max_new_tokens", 0), name="request")
-    kwargs.setdefault("pad_token_id", model.generation_config.pad_token_id
-                      if model.generation_config.pad_token_id is not None else model.generation_config.eos_token_id)
+    config = model.generation_config
+    pad = config.pad_token_id if config.pad_token_id is not None else config.eos_token_id
+    kwargs.setdefault("pad_token_id", pad[0] if isinstance(pad, (list, tuple)) else pad)  # one id, even if EOS lists two
     return kwargs
 
 
-def chat_messages(request) -> list[dict]:
-    """A request (str) as one user message; a list of messages as it is."""
+def chat_messages(request, tokenizer=None):
+    """A request (str) as one user message; a list of messages as it is.
+
+    With a ``tokenizer`` that has no chat template (a base model such as StarCoderBase), a request string is
+    returned as it is: ``prepare_inputs`` then feeds it as a plain prompt, the way base models are used.
+    """
     if isinstance(request, str):
         if not request.strip():
             raise ValueError("`request` is an empty string; ask for something, e.g. "
                              "'Write a Python function that returns the area of a circle.'")
+        if tokenizer is not None and not has_chat_template(tokenizer):
+            return request
         return [{"role": "user", "content": request}]
     return request
 
@@ -255,14 +306,15 @@ def chat_messages(request) -> list[dict]:
 def generate_code(model, tokenizer, request, **generation_kwargs) -> str:
     """Chat-templated ``request`` -> only the newly generated text (special tokens skipped).
 
-    ``request`` is a string (sent as one user message) or a list of messages. Keyword arguments
-    go to ``model.generate`` on top of ``DEFAULT_GENERATION`` (greedy, 96 new tokens). A class
+    ``request`` is a string (sent as one user message; as a plain prompt when the tokenizer has no chat
+    template) or a list of messages. Keyword arguments go to ``model.generate`` on top of
+    ``DEFAULT_GENERATION`` (greedy, 96 new tokens) and ``decoding_overrides(model)``. A class
     server (``server.connect(...)``) in place of ``model`` answers instead; ``tokenizer`` is then unused.
     """
     from . import server_course
     if server_course.is_server(model):
         return server_course.generate_code(model, request, **generation_kwargs)
-    inputs = prepare_inputs(tokenizer, chat_messages(request), model=model, name="request")
+    inputs = prepare_inputs(tokenizer, chat_messages(request, tokenizer), model=model, name="request")
     kwargs = generate_kwargs(model, inputs, generation_kwargs)
     output_ids = model.generate(**inputs, **kwargs)
     return tokenizer.decode(output_ids[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
@@ -288,7 +340,7 @@ def stream_generate(model, tokenizer, request, on_text: Callable[[str], None], *
     ``TextIteratorStreamer`` hands over decoded text at word boundaries. Setting ``stop`` ends the
     generation at the next token (through ``StopOnFlag``). Errors in generate are re-raised here.
     """
-    inputs = prepare_inputs(tokenizer, chat_messages(request), model=model, name="request")
+    inputs = prepare_inputs(tokenizer, chat_messages(request, tokenizer), model=model, name="request")
     kwargs = generate_kwargs(model, inputs, generation_kwargs)
     kwargs.pop("prompt_lookup_num_tokens", None)  # the streamer takes one token at a time
     stop = stop if stop is not None else threading.Event()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .generation import chat_messages, input_device, prepare_inputs
+from .generation import chat_messages, decoding_overrides, input_device, prepare_inputs
 
 
 def _as_row(ids, name: str) -> torch.Tensor:
@@ -95,12 +95,12 @@ def greedy_vs_beam(model, tokenizer, request, *, max_new_tokens: int = 24, num_b
     """
     if isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 2:
         raise ValueError(f"`num_beams` must be a whole number >= 2, got {num_beams!r}; 1 beam is greedy")
-    inputs = prepare_inputs(tokenizer, chat_messages(request), model=model, name="request")
+    inputs = prepare_inputs(tokenizer, chat_messages(request, tokenizer), model=model, name="request")
     eos = model.generation_config.eos_token_id
     eos = eos[0] if isinstance(eos, (list, tuple)) else eos
-    settings = {"max_new_tokens": max_new_tokens, "do_sample": False, "pad_token_id": eos}
+    settings = {**decoding_overrides(model), "max_new_tokens": max_new_tokens, "do_sample": False, "pad_token_id": eos}
     runs = {"greedy": model.generate(**inputs, **settings),
-            "beam": model.generate(**inputs, **settings, num_beams=num_beams, length_penalty=0.0)}
+            "beam": model.generate(**inputs, **{**settings, "num_beams": num_beams, "length_penalty": 0.0})}
     prompt = inputs["input_ids"][0]
     answers = []
     for strategy, sequences in runs.items():

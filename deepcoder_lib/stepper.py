@@ -156,7 +156,8 @@ def confidence_html(tokens: list[str], probs) -> str:
 def confidence_view(model, tokenizer, request, **generation_kwargs):
     """Generate an answer to ``request`` and return ``(HTML, tokens, probs)`` for the confidence view."""
     from IPython.display import HTML
-    inputs = generation.prepare_inputs(tokenizer, generation.chat_messages(request), model=model, name="request")
+    inputs = generation.prepare_inputs(tokenizer, generation.chat_messages(request, tokenizer), model=model,
+                                       name="request")
     kwargs = generation.generate_kwargs(model, inputs, generation_kwargs)
     with torch.inference_mode():
         output_ids = model.generate(**inputs, **kwargs)
