@@ -1,4 +1,4 @@
-"""Matplotlib charts of next-token distributions, for the sampling notebook (04).
+"""Matplotlib charts of next-token distributions, for the sampling notebooks (07 and 08).
 
 Each function takes ``ax=None`` (a new figure when None), returns the Axes and never calls
 ``plt.show()``; titles and axis labels say whether they show probabilities before or after the
@@ -6,6 +6,8 @@ filters. The maths comes from ``sampling.py``. The live explorer's chart is ``li
 figure updated in place, because a fresh figure like these takes ~100-200 ms.
 """
 from __future__ import annotations
+
+import functools
 
 import torch
 
@@ -15,9 +17,23 @@ from .playground import visible
 KEPT, BEFORE, REMOVED = "#1f6feb", "#b6d4fe", "#c8c8c8"  # blue: can be drawn; light blue: model; grey: removed
 
 
+@functools.lru_cache(maxsize=1)
+def _drawable() -> frozenset[int]:
+    """The code points that the labels' font (matplotlib's "monospace", DejaVu Sans Mono by default) can draw."""
+    from matplotlib import font_manager, ft2font
+    path = font_manager.findfont(font_manager.FontProperties(family="monospace"))
+    return frozenset(ft2font.FT2Font(path).get_charmap())
+
+
 def token_label(tokenizer, token_id: int, width: int = 14) -> str:
-    """A token as a short one-line label with visible whitespace ('·return', '↵', '```')."""
+    """A token as a short one-line label with visible whitespace ('·return', '↵', '```').
+
+    A character the labels' font cannot draw (a CJK character or an emoji in Qwen2's vocabulary, with the
+    default fonts) is written as its escape, '\\u5ba2', so a chart never shows an empty box or warns.
+    """
     text = visible(tokenizer.decode([int(token_id)])).replace("\n", "") or "∅"
+    drawable = _drawable()
+    text = "".join(c if ord(c) in drawable else ascii(c)[1:-1] for c in text)
     return text if len(text) <= width else text[:width - 1] + "…"
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 import warnings
 
 import pytest
@@ -146,3 +147,22 @@ def test_the_figure_can_be_saved(explorer, tmp_path):
 def test_bad_arguments(model, tokenizer, kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_explorer(model, tokenizer, **kwargs)
+
+
+def test_notebook_08_one_token_check_reads_the_sliders(explorer):
+    from deepcoder_lib.exercises.nb08 import check_one_token_left
+    explorer.temperature.value, explorer.top_p.value = 0.7, 0.9
+    result = check_one_token_left(explorer)
+    assert not result and f"{explorer.kept:,} tokens can still be drawn" in result.message
+    explorer.top_k.value = 1
+    assert explorer.kept == 1 and "top_k=1 is the obvious way" in check_one_token_left(explorer).message
+    explorer.top_k.value, explorer.temperature.value = 0, 0.0
+    assert "temperature 0 is greedy" in check_one_token_left(explorer).message
+    explorer.temperature.value, explorer.min_p.value = 1.0, 1.0
+    result = check_one_token_left(explorer)
+    assert result and explorer.kept == 1 and "min_p" in result.message
+    explorer.min_p.value, explorer.top_p.value = 0.0, 1.0
+    top = math.floor(float(explorer.probs.max()) * 100) / 100  # at or below the top token's probability, on the slider's step
+    assert top >= 0.01, "this test needs a prompt whose top token has probability 0.01 or more"
+    explorer.top_p.value = top
+    assert explorer.kept == 1 and "top_p" in check_one_token_left(explorer).message

@@ -39,6 +39,25 @@ def test_token_label_shows_whitespace_and_truncates(tokenizer):
     assert len(plots.token_label(tokenizer, space_return, width=4)) == 4
 
 
+def test_token_label_escapes_what_the_font_cannot_draw():
+    """Qwen2's vocabulary has CJK and emoji tokens; DejaVu Sans Mono has no glyph for them."""
+    import warnings
+    from deepcoder_lib import tokens
+    qwen2 = tokens.load_tokenizer("qwen2")
+    ids = [qwen2.encode(text)[0] for text in ("客", "🏹", "return")]
+    labels = [plots.token_label(qwen2, i) for i in ids]
+    drawable = plots._drawable()
+    for label in labels:
+        assert all(ord(c) in drawable for c in label), label
+    assert labels[2] == "return" and labels[0] == ("客" if ord("客") in drawable else "\\u5ba2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph ... missing from font(s)" is a UserWarning
+        fig, ax = plt.subplots()
+        ax.set_yticks(range(3), labels, family="monospace")
+        fig.canvas.draw()
+
+
+
 def test_top_tokens_bars_equal_probs_and_removed_tokens_are_grey(tokenizer, logits):
     before, after = sampling.sampling_probs(logits), sampling.sampling_probs(logits, top_k=3)
     ax = plots.plot_top_tokens(before, after, tokenizer, n=8)

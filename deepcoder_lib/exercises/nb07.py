@@ -1,4 +1,4 @@
-"""Checks for notebook 04 (sampling): top_p counts, temperature and confidence, temperature as division.
+"""Checks for notebook 07 (sampling): top_p counts, temperature and confidence, temperature as division.
 
 Each check takes the notebook's own next-token ``logits`` (one distribution of shape (vocab_size,))
 and the learner's value, recomputes with ``deepcoder_lib.sampling`` and says what the value did.
