@@ -298,7 +298,8 @@ def plot_next_token_probs(rows: list[dict], ax=None, title: str = "next-token pr
     x = np.arange(len(rows))
     ax.bar(x - 0.2, [r["base"] for r in rows], width=0.4, label="base (adapter disabled)")
     ax.bar(x + 0.2, [r["adapter"] for r in rows], width=0.4, label="with LoRA adapter")
-    ax.set_xticks(x, [repr(r["token"]) for r in rows], rotation=45, ha="right")
+    from .plots import drawable
+    ax.set_xticks(x, [drawable(repr(r["token"]), "sans-serif") for r in rows], rotation=45, ha="right")
     ax.set_xlabel("candidate next token")
     ax.set_ylabel("probability (softmax of raw logits)")
     ax.set_title(title)

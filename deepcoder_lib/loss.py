@@ -77,7 +77,8 @@ def plot_token_losses(losses: list[TokenLoss], ax=None, *, title: str = "Loss at
     if ax is None:
         _, ax = plt.subplots(figsize=(max(6, 0.35 * len(losses)), 3))
     ax.bar(range(len(losses)), [item.loss for item in losses], color="tab:red")
-    ax.set_xticks(range(len(losses)), [repr(item.token)[1:-1] for item in losses], rotation=90,
+    from .plots import drawable
+    ax.set_xticks(range(len(losses)), [drawable(repr(item.token)[1:-1], "monospace") for item in losses], rotation=90,
                   fontfamily="monospace", fontsize=8)
     ax.set_ylabel("loss = -log p (nats)")
     ax.set_xlabel("token predicted (from the tokens before it)")

@@ -17,12 +17,21 @@ from .playground import visible
 KEPT, BEFORE, REMOVED = "#1f6feb", "#b6d4fe", "#c8c8c8"  # blue: can be drawn; light blue: model; grey: removed
 
 
-@functools.lru_cache(maxsize=1)
-def _drawable() -> frozenset[int]:
-    """The code points that the labels' font (matplotlib's "monospace", DejaVu Sans Mono by default) can draw."""
+@functools.lru_cache(maxsize=8)
+def _glyphs(family: str) -> frozenset[int]:
+    """The code points that the font matplotlib picks for ``family`` (DejaVu by default) can draw."""
     from matplotlib import font_manager, ft2font
-    path = font_manager.findfont(font_manager.FontProperties(family="monospace"))
+    path = font_manager.findfont(font_manager.FontProperties(family=[family]))
     return frozenset(ft2font.FT2Font(path).get_charmap())
+
+
+def drawable(text: str, family: str = "monospace") -> str:
+    """``text`` with each character the chart font cannot draw written as its escape ('\\u5ba2').
+
+    Qwen2's and DeepSeek's vocabularies hold CJK characters and emoji that matplotlib's bundled fonts lack:
+    a label would show an empty box and warn "Glyph ... missing from font". The escape names the character."""
+    glyphs = _glyphs(family)
+    return "".join(c if ord(c) in glyphs or c in "\t\n" else ascii(c)[1:-1] for c in text)
 
 
 def token_label(tokenizer, token_id: int, width: int = 14) -> str:
@@ -32,8 +41,7 @@ def token_label(tokenizer, token_id: int, width: int = 14) -> str:
     default fonts) is written as its escape, '\\u5ba2', so a chart never shows an empty box or warns.
     """
     text = visible(tokenizer.decode([int(token_id)])).replace("\n", "") or "∅"
-    drawable = _drawable()
-    text = "".join(c if ord(c) in drawable else ascii(c)[1:-1] for c in text)
+    text = drawable(text, "monospace")
     return text if len(text) <= width else text[:width - 1] + "…"
 
 

@@ -46,7 +46,7 @@ def test_token_label_escapes_what_the_font_cannot_draw():
     qwen2 = tokens.load_tokenizer("qwen2")
     ids = [qwen2.encode(text)[0] for text in ("客", "🏹", "return")]
     labels = [plots.token_label(qwen2, i) for i in ids]
-    drawable = plots._drawable()
+    drawable = plots._glyphs("monospace")
     for label in labels:
         assert all(ord(c) in drawable for c in label), label
     assert labels[2] == "return" and labels[0] == ("客" if ord("客") in drawable else "\\u5ba2")
@@ -117,3 +117,24 @@ def test_draws_into_a_given_axes(tokenizer, logits):
 def test_one_distribution_only(tokenizer, logits):
     with pytest.raises(ValueError, match=r"`probs_before` must be one distribution .* got shape \(2, 49152\)"):
         plots.plot_top_tokens(torch.stack([logits, logits]), logits, tokenizer)
+
+
+def test_drawable_escapes_only_what_the_font_lacks_and_charts_do_not_warn():
+    import warnings
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    glyphs = plots._glyphs("monospace")
+    text = "·return ↵ 客"
+    shown = plots.drawable(text)
+    assert shown.startswith("·return ↵ ") and ("客" in shown) == (ord("客") in glyphs)
+    fig, ax = plt.subplots()
+    try:
+        ax.set_xticks([0, 1], [plots.drawable("客户", "monospace"), plots.drawable(repr("客"), "sans-serif")],
+                      family="monospace")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "Glyph ... missing from font" is a UserWarning
+            fig.canvas.draw()
+    finally:
+        plt.close(fig)
