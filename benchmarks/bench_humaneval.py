@@ -3,8 +3,9 @@
 Prints problems/s and the pass count, then a small sampled run (10 problems x n=4 at T=0.8) in
 samples/s. With ``--save`` (the default when run as a script) the greedy rows go to
 ``benchmarks/humaneval_greedy.csv`` and the settings, machine and figures to
-``benchmarks/humaneval_greedy.json``: notebook 05 shows those stored figures instead of re-running
-for many minutes. Rows are appended batch by batch, so an interrupted run leaves what it finished.
+``benchmarks/humaneval_greedy.json``. Notebook 10 shows a stored run instead of re-running for many
+minutes: the same 164 problems answered by llama.cpp's server (``benchmarks/humaneval_server.*``).
+Rows are appended batch by batch, so an interrupted run leaves what it finished.
 
     .venv/bin/python benchmarks/bench_humaneval.py                 # all 164; minutes to hours, see below
     .venv/bin/python benchmarks/bench_humaneval.py --resume        # finish an interrupted run

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .passk import pass_at_k  # noqa: F401  (re-exported: notebook 05 imports it from here)
+from .passk import pass_at_k  # noqa: F401  (re-exported: notebook 10 imports it from here)
 from .passk import estimate, samples_needed
 from .sandbox import extract_code, run_code
 from .webcheck import check_flask_app, check_html_page

@@ -1,8 +1,6 @@
-"""Checks for notebook 05 (code that runs): pass@k by hand, hidden tests that catch a wrong formula,
-and predicting why an answer fails. Each check runs in well under a second or two (the sandbox)."""
+"""Checks for notebook 09 (running code safely): hidden tests that catch a wrong formula, and predicting
+the verdict the sandbox gives an answer that reads input(). Each check runs in a second or two (the sandbox)."""
 from __future__ import annotations
-
-import math
 
 from . import CheckResult, failed, passed
 
@@ -14,20 +12,7 @@ WRONG = {
 }
 INPUT_ANSWER = ("Here is the program:\n```python\nradius = float(input('Radius: '))\n"
                 "print('Area:', 3.14159 * radius ** 2)\n```")
-
-
-def check_pass_at_2(value) -> CheckResult:
-    """5 answers sampled, 2 pass: what is the unbiased pass@2?"""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return failed(f"Give a number between 0 and 1, got {value!r}. Count the pairs of 5 answers: C(5, 2).")
-    if math.isclose(value, 0.7, abs_tol=1e-3):
-        return passed("0.7: of the C(5,2) = 10 pairs, C(3,2) = 3 contain only failures, so 1 - 3/10.")
-    if math.isclose(value, 1 - (1 - 2 / 5) ** 2, abs_tol=1e-3):
-        return failed("0.64 is 1 - (1 - c/n)**2: drawing with replacement. pass@k draws k different answers "
-                      "from the n: 1 - C(n-c, k) / C(n, k).")
-    if math.isclose(value, 0.4, abs_tol=1e-3):
-        return failed("0.4 is c/n, which is pass@1. With 2 tries you pass when either of the pair passes.")
-    return failed(f"{value} is not it. pass@k = 1 - C(n-c, k) / C(n, k) with n=5, c=2, k=2.")
+CATEGORIES = ("pass", "no_code", "error", "wrong", "timeout")
 
 
 def check_hidden_tests(tests) -> CheckResult:
@@ -54,9 +39,8 @@ def check_failure_category(category) -> CheckResult:
     """Predict ``check_answer``'s category for INPUT_ANSWER on the circle_area task."""
     from ..evaluation import check_answer, load_tasks
 
-    choices = ("pass", "no_code", "error", "wrong", "timeout")
-    if category not in choices:
-        return failed(f"Choose one of {choices}, got {category!r}.")
+    if category not in CATEGORIES:
+        return failed(f"Choose one of {CATEGORIES}, got {category!r}.")
     outcome = check_answer(load_tasks(["circle_area"])[0], INPUT_ANSWER, timeout=5)
     if category == outcome.category:
         return passed(f"'{outcome.category}': {outcome.reason}. The sandbox's stdin is empty, so input() fails "
