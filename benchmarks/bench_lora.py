@@ -11,7 +11,7 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-STEPS = 4            # timed training steps (batch 4, r=8 on q_proj/v_proj, like notebook 06)
+STEPS = 4            # timed training steps (batch 4, r=8 on q_proj/v_proj, like notebook 13)
 NEW_TOKENS = 32      # greedy tokens per decode measurement
 REPEATS = 3
 

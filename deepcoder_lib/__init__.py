@@ -1,11 +1,11 @@
 """deepcoder_lib: the helper library behind the deepcoder notebooks. This file only re-exports.
 
 Modules (one concept each), imported lazily so ``import deepcoder_lib`` stays instant:
-prepare (embedded model -> cache folder), models (load), catalog (sizes, memory), doctor,
-tokens and playground (notebook 01), generation and stepper (02/03), sampling, plots, livechart and
-explorer (04), sandbox, webcheck, evaluation, passk and humaneval (05), adapters (06), server and
-server_course (07), bpe, search and loss (the draft notebooks on BPE, decoding as search and the loss),
-exercises (checks).
+prepare (embedded model -> cache folder), models (load; the course-wide checkpoint), course (the device),
+catalog (sizes, memory), twins (architecture twins), doctor, tokens and playground (notebook 01), bpe (02),
+generation (03-05), stepper (05), search (06), sampling and plots (07), livechart and explorer (08), sandbox and
+webcheck (09), evaluation, passk and humaneval (10), loss (12), adapters (13), bottleneck (14), server and
+server_course (15), exercises (checks).
 """
 import importlib
 

@@ -166,7 +166,7 @@ def check_memory() -> Check:
     if avail < 1.5:
         return Check("memory", FAIL, detail + " (the course needs ~1.5 GiB free)", "close other programs and browser tabs")
     if avail < 3:
-        return Check("memory", WARN, detail + " (enough for the default model; close tabs for notebook 05/06)")
+        return Check("memory", WARN, detail + " (enough for the default model; close tabs for notebooks 10 and 13)")
     return Check("memory", OK, detail)
 
 
