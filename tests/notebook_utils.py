@@ -48,6 +48,22 @@ def budget_for(path: Path) -> int:
     return BUDGET_S.get(notebook_number(path) or "", DEFAULT_BUDGET_S)
 
 
+# A planning estimate of class time, stated so that a teacher can redo it: reading the markdown at a study
+# pace, looking at each code cell and its output, and each "Try it" exercise; plus the machine's run time.
+READING_WPM = 150      # words per minute for technical prose read carefully (leisure reading is ~250)
+PER_CODE_CELL_S = 45   # read the code, run it, look at what it shows
+PER_EXERCISE_S = 180   # predict, write the answer, run the check, maybe a second try
+
+
+def lesson_minutes(nb, execute_seconds: float) -> float:
+    """Estimated minutes a learner spends on ``nb`` (see the constants above); the guide lists it per notebook."""
+    words = sum(len(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    exercises = sum("check_" in c.source for c in code)
+    return (words / READING_WPM * 60 + len(code) * PER_CODE_CELL_S + exercises * PER_EXERCISE_S
+            + execute_seconds) / 60
+
+
 def offline_env(base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment a notebook kernel gets: the caller's, forced offline."""
     env = dict(os.environ if base is None else base)
