@@ -20,7 +20,9 @@ from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStr
 # The course's default generation setting: greedy (deterministic), 96 new tokens. Prompt-lookup
 # decoding (prompt_lookup_num_tokens=10) returns exactly the same greedy tokens but measured SLOWER
 # on the 2-core course CPU (0.82x fp32), so it is not in the default: see benchmarks/bench_generation.py.
-DEFAULT_GENERATION = {"do_sample": False, "max_new_tokens": 96}
+# repetition_penalty=1.0 is written out because a checkpoint's generation_config.json can set one (Qwen2-Instruct:
+# 1.1), and generate applies it to greedy decoding too: the course's greedy is the plain argmax on every checkpoint.
+DEFAULT_GENERATION = {"do_sample": False, "repetition_penalty": 1.0, "max_new_tokens": 96}
 # With it, load the weights in bfloat16: half the bytes to read per token. fp32 decoding is memory-bound;
 # bf16 decoding is compute-bound on CPUs without bfloat16 instructions, yet ran 1.6-2x faster than fp32
 # on the course CPU (benchmarks/bench_speed_knobs.py); reading a long prompt is slower there, though.
@@ -186,6 +188,13 @@ def top_candidates(logits: torch.Tensor, tokenizer, n: int = 10) -> list[dict]:
             for r, (p, i) in enumerate(zip(top.values, top.indices))]
 
 
+def eos_ids(eos_token_id) -> list[int]:
+    """``generation_config.eos_token_id`` as a list: it may be None, one id, or several (Qwen2-Instruct lists two)."""
+    if eos_token_id is None:
+        return []
+    return [int(i) for i in eos_token_id] if isinstance(eos_token_id, (list, tuple)) else [int(eos_token_id)]
+
+
 @torch.inference_mode()
 def greedy_by_hand(model, input_ids: torch.Tensor, max_new_tokens: int, *, eos_token_id=None,
                    use_cache: bool = True) -> torch.Tensor:
@@ -193,11 +202,14 @@ def greedy_by_hand(model, input_ids: torch.Tensor, max_new_tokens: int, *, eos_t
 
     With ``use_cache=True`` only the new token is fed after the first step, and the keys/values
     of earlier tokens come from the KV cache; with ``False`` the whole sequence is re-read each step.
+    ``eos_token_id`` (an id or a list of ids, as ``generation_config.eos_token_id`` may be) stops the loop
+    after the first of them, as ``generate`` does.
     """
     _check_max_new_tokens(max_new_tokens)
     _check_fits(model, input_ids.shape[1], max_new_tokens, name="input_ids")
     input_ids = input_ids.to(input_device(model))
     ids, past, step_input = input_ids, None, input_ids
+    stops = eos_ids(eos_token_id)
     for _ in range(max_new_tokens):
         out = model(input_ids=step_input, past_key_values=past, use_cache=use_cache)
         next_id = out.logits[:, -1].argmax(dim=-1, keepdim=True)
@@ -206,7 +218,7 @@ def greedy_by_hand(model, input_ids: torch.Tensor, max_new_tokens: int, *, eos_t
             past, step_input = out.past_key_values, next_id
         else:
             step_input = ids
-        if eos_token_id is not None and int(next_id) == eos_token_id:
+        if int(next_id) in stops:
             break
     return ids
 
@@ -236,8 +248,8 @@ def generate_kwargs(model, inputs, generation_kwargs: dict) -> dict:
     else:
         _check_max_new_tokens(kwargs["max_new_tokens"])
     _check_fits(model, inputs["input_ids"].shape[1], kwargs.get("max_new_tokens", 0), name="request")
-    kwargs.setdefault("pad_token_id", model.generation_config.pad_token_id
-                      if model.generation_config.pad_token_id is not None else model.generation_config.eos_token_id)
+    pad = model.generation_config.pad_token_id
+    kwargs.setdefault("pad_token_id", pad if pad is not None else (eos_ids(model.generation_config.eos_token_id) or [None])[0])
     return kwargs
 
 

@@ -3,7 +3,8 @@
 Display only: the maths (logits, candidates, per-token probabilities) comes from
 ``generation.py``. ``Stepper`` holds the state of a step-by-step generation and is plain Python,
 so tests drive it without a browser; ``step_through_widget`` wires it to buttons. The
-confidence view colours each generated token by the probability the model gave it.
+confidence view colours each generated token by the probability the model gave it (read from
+``generate``'s own logits with ``compute_transition_scores``).
 """
 from __future__ import annotations
 
@@ -154,15 +155,22 @@ def confidence_html(tokens: list[str], probs) -> str:
 
 
 def confidence_view(model, tokenizer, request, **generation_kwargs):
-    """Generate an answer to ``request`` and return ``(HTML, tokens, probs)`` for the confidence view."""
+    """Generate an answer to ``request`` and return ``(HTML, tokens, probs)`` for the confidence view.
+
+    No second forward pass: ``generate`` returns each step's raw logits (``output_logits=True``) and
+    ``compute_transition_scores`` picks the chosen token's log-probability from each. Raw logits, not the
+    processed scores, so ``probs`` is what the model gave each token even when sampling settings reshaped
+    the distribution it was drawn from.
+    """
     from IPython.display import HTML
     inputs = generation.prepare_inputs(tokenizer, generation.chat_messages(request), model=model, name="request")
     kwargs = generation.generate_kwargs(model, inputs, generation_kwargs)
     with torch.inference_mode():
-        output_ids = model.generate(**inputs, **kwargs)
+        out = model.generate(**inputs, **kwargs, output_logits=True, return_dict_in_generate=True)
     n_prompt = inputs["input_ids"].shape[1]
-    probs = generation.token_probs(model, output_ids, n_prompt)
-    tokens = [tokenizer.decode([int(i)]) for i in output_ids[0, n_prompt:]]
+    scores = model.compute_transition_scores(out.sequences, out.logits, normalize_logits=True)[0]
+    probs = scores.float().exp().cpu()
+    tokens = [tokenizer.decode([int(i)]) for i in out.sequences[0, n_prompt:]]
     return HTML(confidence_html(tokens, probs)), tokens, probs
 
 

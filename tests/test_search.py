@@ -114,3 +114,10 @@ def test_errors_name_the_argument(model, tokenizer):
     with pytest.raises(ValueError, match="`out` has no scores"):
         scores_from_generate(model, model.generate(torch.tensor([[1, 2]]), max_new_tokens=1, pad_token_id=2,
                                                    return_dict_in_generate=True))
+
+
+def test_token_logprobs_stop_at_the_first_of_several_eos_ids(model, inputs):
+    answer = torch.tensor([5, 6, 7, 8])
+    full = token_logprobs(model, inputs["input_ids"], answer)
+    assert torch.equal(token_logprobs(model, inputs["input_ids"], answer, eos_token_id=[8, 6]), full[:2])
+    assert torch.equal(token_logprobs(model, inputs["input_ids"], answer, eos_token_id=7), full[:3])
