@@ -1,6 +1,6 @@
 """Generation maths: prompt -> input_ids -> logits for the next token -> new tokens -> text.
 
-Everything notebook 03 builds by hand lives here as small functions: the inputs a chat model
+Everything notebooks 04 and 05 build by hand lives here as small functions: the inputs a chat model
 needs (``prepare_inputs``), the logits for the next token (``next_token_logits``), its top
 candidates, the greedy loop written out (``greedy_by_hand``), the probability the model gave
 each token it generated (``token_probs``), streaming with a stop flag (``stream_generate``), and

@@ -69,11 +69,14 @@ def candidates_html(candidates: list[dict], chosen: int | None = None) -> str:
 
 
 def plot_top_candidates(candidates: list[dict], ax=None):
-    """Bar chart of the next-token candidates: probabilities after softmax over the full vocabulary."""
+    """Bar chart of the next-token candidates: probabilities after softmax over the full vocabulary.
+
+    Tokens are labelled with ``ascii()``: non-ASCII characters show as escapes such as ``'\\u5ba2'``, because
+    matplotlib's default font has no CJK glyphs and would warn (and draw boxes)."""
     import matplotlib.pyplot as plt
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 0.35 * len(candidates) + 1))
-    labels = [repr(c["token"]) for c in candidates][::-1]
+    labels = [ascii(c["token"]) for c in candidates][::-1]  # escapes, not glyphs the font may lack (CJK tokens)
     ax.barh(labels, [c["prob"] for c in candidates][::-1], color="#4c72b0")
     ax.set_xlabel("probability of being the next token (softmax of raw logits)")
     ax.set_ylabel("candidate token")

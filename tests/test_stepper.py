@@ -51,6 +51,19 @@ def test_plot_top_candidates_labels_axes():
     assert [round(p.get_width(), 2) for p in ax.patches] == [0.25, 0.5]
 
 
+def test_plot_top_candidates_draws_no_missing_glyphs():
+    """A Qwen2 vocabulary holds CJK tokens; matplotlib's default font lacks them and would warn. Escapes instead."""
+    import warnings
+    import matplotlib
+    matplotlib.use("Agg")
+    cands = [{"token_id": 1, "token": "客", "prob": 0.5}, {"token_id": 2, "token": " def", "prob": 0.25}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = stepper.plot_top_candidates(cands)
+        ax.figure.canvas.draw()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["' def'", "'\\u5ba2'"]
+
+
 # ---- step-through widget, real model ----------------------------------------------------------------
 
 @pytest.mark.slow
