@@ -20,7 +20,9 @@ from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStr
 # The course's default generation setting: greedy (deterministic), 96 new tokens. Prompt-lookup
 # decoding (prompt_lookup_num_tokens=10) returns exactly the same greedy tokens but measured SLOWER
 # on the 2-core course CPU (0.82x fp32), so it is not in the default: see benchmarks/bench_generation.py.
-DEFAULT_GENERATION = {"do_sample": False, "max_new_tokens": 96}
+# repetition_penalty=1.0 is written out because a checkpoint's generation_config.json can set one (Qwen2-Instruct:
+# 1.1), and generate applies it to greedy decoding too: the course's greedy is the plain argmax on every checkpoint.
+DEFAULT_GENERATION = {"do_sample": False, "repetition_penalty": 1.0, "max_new_tokens": 96}
 # The knobs a checkpoint's generation_config.json can set that change which token is picked, at transformers' own
 # defaults (GenerationConfig._get_default_generation_params, 5.23). Qwen2-Instruct publishes do_sample=True, T 0.7,
 # top_p 0.8, top_k 20 and repetition_penalty 1.1: left in, the course's "greedy" would not be the argmax loop.
@@ -217,6 +219,13 @@ def top_candidates(logits: torch.Tensor, tokenizer, n: int = 10) -> list[dict]:
             for r, (p, i) in enumerate(zip(top.values, top.indices))]
 
 
+def eos_ids(eos_token_id) -> list[int]:
+    """``generation_config.eos_token_id`` as a list: it may be None, one id, or several (Qwen2-Instruct lists two)."""
+    if eos_token_id is None:
+        return []
+    return [int(i) for i in eos_token_id] if isinstance(eos_token_id, (list, tuple)) else [int(eos_token_id)]
+
+
 @torch.inference_mode()
 def greedy_by_hand(model, input_ids: torch.Tensor, max_new_tokens: int, *, eos_token_id=None,
                    use_cache: bool = True) -> torch.Tensor:
@@ -226,11 +235,11 @@ def greedy_by_hand(model, input_ids: torch.Tensor, max_new_tokens: int, *, eos_t
     of earlier tokens come from the KV cache; with ``False`` the whole sequence is re-read each step.
     ``eos_token_id`` is one id or a list (Qwen2-Instruct's generation config lists two): any of them stops.
     """
-    stop_ids = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
     _check_max_new_tokens(max_new_tokens)
     _check_fits(model, input_ids.shape[1], max_new_tokens, name="input_ids")
     input_ids = input_ids.to(input_device(model))
     ids, past, step_input = input_ids, None, input_ids
+    stops = set(eos_ids(eos_token_id))
     for _ in range(max_new_tokens):
         out = model(input_ids=step_input, past_key_values=past, use_cache=use_cache)
         next_id = out.logits[:, -1].argmax(dim=-1, keepdim=True)
@@ -239,7 +248,7 @@ def greedy_by_hand(model, input_ids: torch.Tensor, max_new_tokens: int, *, eos_t
             past, step_input = out.past_key_values, next_id
         else:
             step_input = ids
-        if int(next_id) in stop_ids:
+        if int(next_id) in stops:
             break
     return ids
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .generation import chat_messages, decoding_overrides, input_device, prepare_inputs
+from .generation import chat_messages, decoding_overrides, eos_ids, input_device, prepare_inputs
 
 
 def _as_row(ids, name: str) -> torch.Tensor:
@@ -30,9 +30,10 @@ def _as_row(ids, name: str) -> torch.Tensor:
 
 
 def _until_eos(output_ids: torch.Tensor, eos_token_id) -> torch.Tensor:
-    if eos_token_id is None:
+    stops = eos_ids(eos_token_id)  # None, one id, or a list (Qwen2-Instruct has two)
+    if not stops:
         return output_ids
-    ends = (output_ids == eos_token_id).nonzero()
+    ends = torch.isin(output_ids, torch.tensor(stops, device=output_ids.device)).nonzero()
     return output_ids[: int(ends[0]) + 1] if len(ends) else output_ids  # keep the eos: the model chose it
 
 
@@ -89,7 +90,8 @@ class Answer:
 def greedy_vs_beam(model, tokenizer, request, *, max_new_tokens: int = 24, num_beams: int = 4) -> tuple[Answer, Answer]:
     """Greedy's and beam search's answers to ``request`` (a chat), each scored with ``sequence_logprob``.
 
-    Beam search runs with ``length_penalty=0`` so that it ranks answers by their plain log-probability, the
+    Both decode with no repetition penalty, whatever the checkpoint's generation_config says. Beam search
+    runs with ``length_penalty=0`` so that it ranks answers by their plain log-probability, the
     same quantity greedy approximates one token at a time. When beam's ``logprob`` is higher, greedy did not
     find the most likely answer.
     """
@@ -97,8 +99,9 @@ def greedy_vs_beam(model, tokenizer, request, *, max_new_tokens: int = 24, num_b
         raise ValueError(f"`num_beams` must be a whole number >= 2, got {num_beams!r}; 1 beam is greedy")
     inputs = prepare_inputs(tokenizer, chat_messages(request, tokenizer), model=model, name="request")
     eos = model.generation_config.eos_token_id
-    eos = eos[0] if isinstance(eos, (list, tuple)) else eos
-    settings = {**decoding_overrides(model), "max_new_tokens": max_new_tokens, "do_sample": False, "pad_token_id": eos}
+    # decoding_overrides: a checkpoint's generation_config (a repetition penalty, sampling) changes nothing here
+    settings = {**decoding_overrides(model), "max_new_tokens": max_new_tokens, "do_sample": False,
+                "pad_token_id": eos_ids(eos)[0]}
     runs = {"greedy": model.generate(**inputs, **settings),
             "beam": model.generate(**inputs, **{**settings, "num_beams": num_beams, "length_penalty": 0.0})}
     prompt = inputs["input_ids"][0]

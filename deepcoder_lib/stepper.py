@@ -3,7 +3,8 @@
 Display only: the maths (logits, candidates, per-token probabilities) comes from
 ``generation.py``. ``Stepper`` holds the state of a step-by-step generation and is plain Python,
 so tests drive it without a browser; ``step_through_widget`` wires it to buttons. The
-confidence view colours each generated token by the probability the model gave it.
+confidence view colours each generated token by the probability the model gave it (read from
+``generate``'s own logits with ``compute_transition_scores``).
 """
 from __future__ import annotations
 
@@ -68,11 +69,15 @@ def candidates_html(candidates: list[dict], chosen: int | None = None) -> str:
 
 
 def plot_top_candidates(candidates: list[dict], ax=None):
-    """Bar chart of the next-token candidates: probabilities after softmax over the full vocabulary."""
+    """Bar chart of the next-token candidates: probabilities after softmax over the full vocabulary.
+
+    Tokens are labelled with their ``repr``; characters the font cannot draw show as escapes such as ``'\\u5ba2'``
+    (``plots.drawable``), because matplotlib's default font has no CJK glyphs and would warn (and draw boxes)."""
     import matplotlib.pyplot as plt
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 0.35 * len(candidates) + 1))
-    labels = [repr(c["token"]) for c in candidates][::-1]
+    from .plots import drawable
+    labels = [drawable(repr(c["token"]), "sans-serif") for c in candidates][::-1]
     ax.barh(labels, [c["prob"] for c in candidates][::-1], color="#4c72b0")
     ax.set_xlabel("probability of being the next token (softmax of raw logits)")
     ax.set_ylabel("candidate token")
@@ -154,16 +159,23 @@ def confidence_html(tokens: list[str], probs) -> str:
 
 
 def confidence_view(model, tokenizer, request, **generation_kwargs):
-    """Generate an answer to ``request`` and return ``(HTML, tokens, probs)`` for the confidence view."""
+    """Generate an answer to ``request`` and return ``(HTML, tokens, probs)`` for the confidence view.
+
+    No second forward pass: ``generate`` returns each step's raw logits (``output_logits=True``) and
+    ``compute_transition_scores`` picks the chosen token's log-probability from each. Raw logits, not the
+    processed scores, so ``probs`` is what the model gave each token even when sampling settings reshaped
+    the distribution it was drawn from.
+    """
     from IPython.display import HTML
     inputs = generation.prepare_inputs(tokenizer, generation.chat_messages(request, tokenizer), model=model,
                                        name="request")
     kwargs = generation.generate_kwargs(model, inputs, generation_kwargs)
     with torch.inference_mode():
-        output_ids = model.generate(**inputs, **kwargs)
+        out = model.generate(**inputs, **kwargs, output_logits=True, return_dict_in_generate=True)
     n_prompt = inputs["input_ids"].shape[1]
-    probs = generation.token_probs(model, output_ids, n_prompt)
-    tokens = [tokenizer.decode([int(i)]) for i in output_ids[0, n_prompt:]]
+    scores = model.compute_transition_scores(out.sequences, out.logits, normalize_logits=True)[0]
+    probs = scores.float().exp().cpu()
+    tokens = [tokenizer.decode([int(i)]) for i in out.sequences[0, n_prompt:]]
     return HTML(confidence_html(tokens, probs)), tokens, probs
 
 

@@ -195,3 +195,45 @@ def test_compiled_decoding_gives_the_same_greedy_answers(tokenizer):
         assert generation.generate_code(compiled, tokenizer, request, max_new_tokens=24) == expected
     assert hasattr(compiled, "_compiled_call"), "generate did not take the compiled path"
     assert not hasattr(eager, "_compiled_call")
+
+
+# ---- a checkpoint whose generation_config samples and penalizes repetition (the Qwen2 twin) ---------
+
+@pytest.fixture(scope="module")
+def qwen2_twin():
+    """Qwen2-Instruct's architecture, tokenizer and generation_config (do_sample, repetition_penalty 1.1,
+    two EOS ids) with random weights, in float32."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from deepcoder_lib.twins import build_twin
+    folder = build_twin("qwen2")
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32), AutoTokenizer.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("value, expected", [(None, []), (2, [2]), ([151645, 151643], [151645, 151643]),
+                                             (torch.tensor(7), [7])])
+def test_eos_ids_is_always_a_list(value, expected):
+    assert generation.eos_ids(value) == expected
+
+
+@pytest.mark.slow
+def test_helpers_decode_greedily_whatever_the_checkpoint_says(qwen2_twin):
+    """The twin's generation_config would sample and apply repetition_penalty=1.1; the helpers' default is the
+    plain argmax loop, stopped at the first of the two EOS ids."""
+    model, tokenizer = qwen2_twin
+    assert model.generation_config.do_sample and model.generation_config.repetition_penalty == 1.1
+    inputs = generation.prepare_inputs(tokenizer, MESSAGES, model=model)
+    n = inputs["input_ids"].shape[1]
+    by_hand = generation.greedy_by_hand(model, inputs["input_ids"], 24,
+                                        eos_token_id=model.generation_config.eos_token_id)
+    text = generation.generate_code(model, tokenizer, REQUEST, max_new_tokens=24)
+    assert text == tokenizer.decode(by_hand[0, n:], skip_special_tokens=True)
+    with torch.inference_mode():  # the checkpoint's own penalty does change greedy's picks on this twin
+        penalized = model.generate(**inputs, do_sample=False, max_new_tokens=24)
+    assert not torch.equal(penalized, by_hand)
+
+
+def test_greedy_by_hand_stops_at_any_of_several_eos_ids(model, tokenizer):
+    inputs = generation.prepare_inputs(tokenizer, MESSAGES)
+    first = generation.greedy_by_hand(model, inputs["input_ids"], 1)[0, -1].item()
+    stopped = generation.greedy_by_hand(model, inputs["input_ids"], 5, eos_token_id=[first + 1, first])
+    assert stopped.shape[1] == inputs["input_ids"].shape[1] + 1

@@ -51,6 +51,19 @@ def test_plot_top_candidates_labels_axes():
     assert [round(p.get_width(), 2) for p in ax.patches] == [0.25, 0.5]
 
 
+def test_plot_top_candidates_draws_no_missing_glyphs():
+    """A Qwen2 vocabulary holds CJK tokens; matplotlib's default font lacks them and would warn. Escapes instead."""
+    import warnings
+    import matplotlib
+    matplotlib.use("Agg")
+    cands = [{"token_id": 1, "token": "客", "prob": 0.5}, {"token_id": 2, "token": " def", "prob": 0.25}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = stepper.plot_top_candidates(cands)
+        ax.figure.canvas.draw()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["' def'", "'\\u5ba2'"]
+
+
 # ---- step-through widget, real model ----------------------------------------------------------------
 
 @pytest.mark.slow
@@ -122,3 +135,16 @@ def test_confidence_view(model, tokenizer):
     assert len(tokens) == len(probs) <= 8
     assert all(0 < float(p) <= 1 for p in probs)
     assert "hsl(" in view.data
+
+
+@pytest.mark.slow
+def test_confidence_view_reads_generates_scores_equal_to_a_forward_pass(model, tokenizer):
+    """The view's probabilities come from generate's logits (compute_transition_scores); one forward pass over
+    prompt + answer gives the same numbers."""
+    _, tokens, probs = stepper.confidence_view(model, tokenizer, PROMPT, max_new_tokens=12)
+    inputs = generation.prepare_inputs(tokenizer, PROMPT, model=model)
+    with torch.inference_mode():
+        out = model.generate(**inputs, do_sample=False, max_new_tokens=12)
+    forward = generation.token_probs(model, out, inputs["input_ids"].shape[1])
+    assert [tokenizer.decode([int(i)]) for i in out[0, inputs["input_ids"].shape[1]:]] == tokens
+    torch.testing.assert_close(probs, forward, atol=1e-4, rtol=1e-3)

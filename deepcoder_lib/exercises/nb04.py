@@ -1,7 +1,7 @@
-"""Checks for notebook 03 (generation): the greedy next token, lengths, decoding only the answer.
+"""Checks for notebook 04 (generation): the greedy next token, and asking for a number of new tokens.
 
-Each check recomputes the true answer with the real model or tokenizer (one forward pass at
-most, well under a second) and says what was wrong and why.
+Each check recomputes the true answer with the real model (one forward pass at most, well under a
+second) and says what was wrong and why.
 """
 from __future__ import annotations
 
@@ -45,24 +45,3 @@ def check_length_kwargs(kwargs, prompt_length: int = 45, wanted_new: int = 40) -
         return failed(f"max_length counts the prompt too: with a {prompt_length}-token prompt, max_length={n} "
                       f"leaves {left} new tokens, and it changes with every prompt. Use max_new_tokens.")
     return failed(f"Ask for exactly {wanted_new} new tokens at most with max_new_tokens, got {kwargs!r}.")
-
-
-def check_answer_only(tokenizer, output_ids, inputs, answer, *, output_name: str = "chat_out") -> CheckResult:
-    """``answer``: only the newly generated text of ``output_ids``, special tokens skipped.
-
-    ``output_name`` is what the notebook calls ``output_ids``, so that the hints name the learner's variable.
-    """
-    if answer is ...:
-        return failed("Replace `...` with your decoded answer (a str), then run again.")
-    if not isinstance(answer, str):
-        return failed(f"`answer` must be a str (use tokenizer.decode), got {type(answer).__name__}.")
-    n = inputs["input_ids"].shape[1]
-    true = tokenizer.decode(output_ids[0, n:], skip_special_tokens=True)
-    if answer == true:
-        return passed("Right: slice off the prompt's tokens, then decode with skip_special_tokens=True.")
-    if answer == tokenizer.decode(output_ids[0, n:]):
-        return failed("Close: the special tokens (<|im_end|>) are still in. Pass skip_special_tokens=True.")
-    if true in answer:
-        return failed(f"The prompt is still in: slice {output_name}[0, inputs['input_ids'].shape[1]:] before decoding.")
-    return failed(f"That is not the decoded answer. Decode {output_name}[0, inputs['input_ids'].shape[1]:] "
-                  "with skip_special_tokens=True.")

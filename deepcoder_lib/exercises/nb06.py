@@ -1,4 +1,4 @@
-"""Checks for the draft notebook "Decoding as search": an answer's probability, the repetition penalty by hand.
+"""Checks for notebook 06 (decoding as search): an answer's probability, the repetition penalty by hand.
 
 Each check recomputes the answer (from the notebook's own transition scores, or with transformers'
 RepetitionPenaltyLogitsProcessor) and says what the value was instead.
