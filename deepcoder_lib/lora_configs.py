@@ -30,11 +30,14 @@ def lora_scaling(r: int, lora_alpha: float, use_rslora: bool = False) -> float:
 
 
 def target_shapes(model, target_modules) -> list[tuple[int, int]]:
-    """``(in_features, out_features)`` of every linear layer whose last name part is in ``target_modules``."""
+    """``(in_features, out_features)`` of every linear layer whose last name part is in ``target_modules``.
+
+    Works on a plain model and on one peft has wrapped (its LoRA layers hold the original as ``base_layer``).
+    """
     import torch
     names = {target_modules} if isinstance(target_modules, str) else set(target_modules)
-    shapes = [(m.in_features, m.out_features) for name, m in model.named_modules()
-              if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] in names]
+    layers = [getattr(m, "base_layer", m) for name, m in model.named_modules() if name.rsplit(".", 1)[-1] in names]
+    shapes = [(m.in_features, m.out_features) for m in layers if isinstance(m, torch.nn.Linear)]
     if not shapes:
         raise ValueError(f"`target_modules` {sorted(names)} match no linear layer of this {type(model).__name__}; "
                          "adapters.linear_layer_names(model) lists the names it has")
@@ -82,7 +85,10 @@ def grade_answer(answer: str, tests: list[str], *, timeout: float = 10.0):
     if name is None:
         return Outcome(False, "no_code", "the answer's code defines no function (or does not parse)")
     task = {"name": "held_out", "kind": "python", "tests": [f"f = {name}", *tests]}
-    return check_answer(task, answer, timeout=timeout)
+    outcome = check_answer(task, answer, timeout=timeout)
+    if outcome.passed:  # check_answer counted the `f = name` line as a test
+        outcome.reason = f"all {len(tests)} tests passed on {name}()"
+    return outcome
 
 
 def answer_loss(model, tokenizer, rows: list[dict]) -> float:

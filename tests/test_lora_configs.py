@@ -28,7 +28,9 @@ def test_scaling_is_peft_s(r, alpha, rslora):
 def test_parameter_count_is_peft_s(targets, r):
     model = tiny_llama(layers=3)
     expected = L.lora_parameter_count(L.target_shapes(model, targets), r)
-    assert adapters.count_parameters(adapters.add_lora(model, r=r, target_modules=targets))["trainable"] == expected
+    peft_model = adapters.add_lora(model, r=r, target_modules=targets)
+    assert adapters.count_parameters(peft_model)["trainable"] == expected
+    assert L.lora_parameter_count(L.target_shapes(peft_model, targets), r) == expected  # also once wrapped
 
 
 def test_all_linear_is_peft_s_all_linear():
@@ -86,6 +88,8 @@ def test_grade_answer_runs_the_first_function(answer, category):
     outcome = L.grade_answer(answer, negative)
     assert outcome.category == category, outcome
     assert outcome.passed == (category == "pass")
+    if outcome.passed:
+        assert outcome.reason == "all 3 tests passed on is_neg()"
 
 
 def test_first_function():
