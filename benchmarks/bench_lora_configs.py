@@ -9,7 +9,7 @@ tasks, each graded twice: the house-style rule (adapters.house_style: type hints
 correctness (the tests run in the course's sandbox: lora_configs.grade_answer for the held-out requests,
 evaluation.check_answer for the tasks). The first row is the base model without an adapter.
 
-    .venv/bin/python benchmarks/bench_lora_configs.py            # ~9 min on 2 quiet cores; writes the CSV + JSON
+    .venv/bin/python benchmarks/bench_lora_configs.py            # ~7 min on 2 quiet cores; writes the CSV + JSON
     .venv/bin/python benchmarks/bench_lora_configs.py --quick    # 2 configs, 2 steps, no files: a smoke test
 
 Writes benchmarks/lora_configs.csv (one row per configuration) and benchmarks/lora_configs.json (the
