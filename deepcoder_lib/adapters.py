@@ -167,7 +167,9 @@ def check_adapter(base_model, adapter_path: str | Path) -> dict:
 
     Raises ``AdapterError`` naming the problem: a missing folder or file, an adapter type this peft
     does not implement, target modules the base model does not have, or weight shapes of another
-    base model. Reads only JSON and the safetensors header: nothing is loaded.
+    base model. Reads only JSON and the safetensors header: nothing is loaded. An Astraios parallel
+    bottleneck adapter (peft type BOTTLENECK) is checked by ``bottleneck.check_bottleneck_adapter``
+    (which reads its weights): its summary's ``loader`` names ``load_bottleneck_adapter``.
     """
     from peft import PeftType
     folder = Path(str(adapter_path)).expanduser()
@@ -182,13 +184,17 @@ def check_adapter(base_model, adapter_path: str | Path) -> dict:
     config_path = folder / "adapter_config.json"
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
     peft_type = str(config.get("peft_type"))
-    if peft_type == "BOTTLENECK":
-        raise AdapterError(
-            f"adapter type 'BOTTLENECK' in {config_path} comes from Astraios' fork of peft 0.6, which mainline "
-            "peft does not implement. A parallel bottleneck adapter (use_parallel_adapter: true, e.g. "
-            "bigcode/astraios-7b-parallel) loads without the fork: "
-            "deepcoder_lib.adapters.load_bottleneck_adapter(base_model, adapter_path). The sequential variants "
-            "(AdapterH, AdapterP) still need the fork.")
+    if peft_type == "BOTTLENECK":  # Astraios' fork of peft 0.6: its parallel variant loads through bottleneck.py
+        from .bottleneck import check_bottleneck_adapter
+        try:
+            return check_bottleneck_adapter(base_model, folder)
+        except ValueError as err:
+            raise AdapterError(
+                f"adapter type 'BOTTLENECK' in {config_path} comes from Astraios' fork of peft 0.6, which mainline "
+                f"peft does not implement. Only its parallel adapter (use_parallel_adapter: true, e.g. "
+                f"bigcode/astraios-7b-parallel) loads without the fork, with "
+                f"deepcoder_lib.adapters.load_bottleneck_adapter(base_model, adapter_path), and this one cannot: "
+                f"{err}") from None
     for name in ADAPTER_FILES:
         if not (folder / name).is_file():
             raise AdapterError(f"adapter folder {str(folder)!r} has no {name}; it holds {present}. An adapter "
@@ -229,7 +235,9 @@ def check_adapter(base_model, adapter_path: str | Path) -> dict:
 def load_adapter(base_model, adapter_path: str | Path):
     """``check_adapter`` then ``PeftModel.from_pretrained(base_model, adapter_path)``, in eval mode."""
     from peft import PeftModel
-    check_adapter(base_model, adapter_path)
+    if check_adapter(base_model, adapter_path)["peft_type"] == "BOTTLENECK":
+        raise AdapterError(f"{str(adapter_path)!r} is an Astraios parallel bottleneck adapter, which mainline peft "
+                           "cannot load: use deepcoder_lib.adapters.load_bottleneck_adapter(base_model, adapter_path)")
     return PeftModel.from_pretrained(base_model, str(Path(str(adapter_path)).expanduser())).eval()
 
 

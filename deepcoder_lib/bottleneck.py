@@ -10,7 +10,9 @@ with ``down``: in_features -> bottleneck_size and ``up``: bottleneck_size -> out
 bias. ``load_bottleneck_adapter`` reads the fork's own folder layout (adapter_config.json plus
 adapter_model.bin or adapter_model.safetensors, weights named ``<module>.adapter_down.weight`` /
 ``<module>.adapter_up.weight``, optionally prefixed ``base_model.model.``) and wraps the target layers
-in place. The sequential variants (AdapterH ``mh_adapter``/``output_adapter``, AdapterP) are refused.
+in place; ``check_bottleneck_adapter`` runs the same checks without changing the model, and
+``write_parallel_adapter`` writes a random adapter in that layout (to show the code path offline).
+The sequential variants (AdapterH ``mh_adapter``/``output_adapter``, AdapterP) are refused.
 ``adapters.py`` handles LoRA through mainline peft; this module is only the fork's parallel adapter.
 """
 from __future__ import annotations
@@ -110,12 +112,8 @@ def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
     _fail(f"`adapter_path` {str(folder)!r} has no weights: expected one of {list(WEIGHT_FILES)}")
 
 
-def load_bottleneck_adapter(base_model: nn.Module, adapter_path) -> nn.Module:
-    """Wrap ``base_model``'s target linear layers with the parallel adapter in ``adapter_path``; return the model.
-
-    The model is changed in place (its layers become ``ParallelAdapterLinear``); ``disable_bottleneck(model)``
-    switches the adapter branches off for a block. Raises ValueError naming what is wrong with the folder.
-    """
+def _plan(base_model: nn.Module, adapter_path) -> tuple[dict, list[str], dict]:
+    """Read and check the folder against ``base_model``: (config, target layer names, their down/up weights)."""
     folder = Path(str(adapter_path)).expanduser()
     if not folder.is_dir():
         _fail(f"`adapter_path` {str(adapter_path)!r} is not a folder on this computer; download the adapter "
@@ -146,6 +144,31 @@ def load_bottleneck_adapter(base_model: nn.Module, adapter_path) -> nn.Module:
             _fail(f"`adapter_path` shapes do not fit {name} ({layer.in_features} -> {layer.out_features}, "
                   f"bottleneck_size {size}): adapter_down {tuple(down.shape)}, adapter_up {tuple(up.shape)}; "
                   "the adapter was trained for another base model")
+    return config, wanted, pairs
+
+
+def check_bottleneck_adapter(base_model: nn.Module, adapter_path) -> dict:
+    """Check, without changing ``base_model``, that ``load_bottleneck_adapter`` can load this folder; its summary.
+
+    Raises ValueError naming what is wrong (the same checks as loading).
+    """
+    config, wanted, pairs = _plan(base_model, adapter_path)
+    size = config.get("bottleneck_size") or next(iter(pairs.values()))["down"].shape[0]
+    return {"peft_type": "BOTTLENECK", "base_model_name_or_path": config.get("base_model_name_or_path"),
+            "bottleneck_size": size, "non_linearity": config["non_linearity"], "scaling": config["scaling"],
+            "target_modules": config["target_modules"], "modules": len(wanted),
+            "parameters": sum(t.numel() for name in wanted for t in pairs[name].values()),
+            "loader": "deepcoder_lib.adapters.load_bottleneck_adapter"}
+
+
+def load_bottleneck_adapter(base_model: nn.Module, adapter_path) -> nn.Module:
+    """Wrap ``base_model``'s target linear layers with the parallel adapter in ``adapter_path``; return the model.
+
+    The model is changed in place (its layers become ``ParallelAdapterLinear``); ``disable_bottleneck(model)``
+    switches the adapter branches off for a block. Raises ValueError naming what is wrong with the folder.
+    """
+    config, wanted, pairs = _plan(base_model, adapter_path)
+    modules = dict(base_model.named_modules())
     for name in wanted:
         parent_name, _, child = name.rpartition(".")
         parent = base_model.get_submodule(parent_name) if parent_name else base_model
@@ -153,6 +176,53 @@ def load_bottleneck_adapter(base_model: nn.Module, adapter_path) -> nn.Module:
                                                      config["non_linearity"], config["scaling"]))
     base_model.bottleneck_config = config
     return base_model
+
+
+def write_parallel_adapter(model: nn.Module, folder, *, target_modules=("c_attn",), bottleneck_size: int = 16,
+                           non_linearity: str = "tanh", scaling: float = 1.0, std: float = 0.05, seed: int = 0,
+                           weights_format: str = "bin", base_model_name_or_path: str | None = None) -> Path:
+    """Write a RANDOM parallel bottleneck adapter for ``model`` in the layout of Astraios' fork; return ``folder``.
+
+    adapter_config.json (peft_type BOTTLENECK, bottleneck_size, non_linearity, use_parallel_adapter,
+    scaling, target_modules, ...) and adapter_model.bin (``torch.save``, the fork's format) or
+    adapter_model.safetensors, weights keyed ``base_model.model.<module>.adapter_down.weight`` /
+    ``.adapter_up.weight``. Both matrices are drawn from N(0, std^2) with ``seed``: the fork starts
+    ``adapter_up`` at zero, so a fresh adapter would change nothing; random ones make the branch visible.
+    For showing the loading code path offline; an adapter that has learned anything comes from training.
+    """
+    if weights_format not in ("bin", "safetensors"):
+        raise ValueError(f"`weights_format` must be 'bin' or 'safetensors', got {weights_format!r}")
+    if non_linearity not in NON_LINEARITIES:
+        raise ValueError(f"`non_linearity` must be one of {', '.join(NON_LINEARITIES)}, got {non_linearity!r}")
+    if not isinstance(bottleneck_size, int) or isinstance(bottleneck_size, bool) or bottleneck_size < 1:
+        raise ValueError(f"`bottleneck_size` must be a positive integer, got {bottleneck_size!r}; the fork's "
+                         "default is 256")
+    targets = [target_modules] if isinstance(target_modules, str) else list(target_modules)
+    generator = torch.Generator().manual_seed(seed)
+    weights = {}
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear) and any(name == t or name.endswith("." + t) for t in targets):
+            prefix = f"base_model.model.{name}"
+            weights[f"{prefix}.adapter_down.weight"] = torch.randn(bottleneck_size, module.in_features,
+                                                                   generator=generator) * std
+            weights[f"{prefix}.adapter_up.weight"] = torch.randn(module.out_features, bottleneck_size,
+                                                                 generator=generator) * std
+    if not weights:
+        raise ValueError(f"`target_modules` {targets} match no linear layer of this {type(model).__name__}")
+    folder = Path(folder).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {"peft_type": "BOTTLENECK", "task_type": "CAUSAL_LM",
+              "base_model_name_or_path": base_model_name_or_path or getattr(model.config, "_name_or_path", None),
+              "bottleneck_size": bottleneck_size, "non_linearity": non_linearity, "adapter_dropout": 0.0,
+              "use_parallel_adapter": True, "use_adapterp": False, "scaling": float(scaling),
+              "target_modules": targets, "bias": "none", "inference_mode": True}
+    (folder / "adapter_config.json").write_text(json.dumps(config, indent=2))
+    if weights_format == "bin":
+        torch.save(weights, folder / "adapter_model.bin")
+    else:
+        from safetensors.torch import save_file
+        save_file(weights, folder / "adapter_model.safetensors")
+    return folder
 
 
 def adapter_layers(model: nn.Module) -> list[ParallelAdapterLinear]:

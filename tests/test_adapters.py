@@ -219,7 +219,11 @@ def test_train_lora_argument_errors(kwargs, message):
         A.train_lora(None, None, [{"request": "x", "response": "y"}], **kwargs)
 
 
+<<<<<<< ours
 # ---- the notebooks' exercise checks (LoRA's count: deepcoder_lib.exercises.nb13, notebook 13) --------
+=======
+# ---- the notebooks' exercise checks (nb06: LoRA count, MoE memory; nb14: the source snippet) ----------
+>>>>>>> theirs
 def test_lora_param_exercise_matches_a_real_peft_model():
     """The check's arithmetic must agree with peft on a model of SmolLM2's shapes (meta device: no memory)."""
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -263,6 +267,18 @@ model = PeftModel.from_pretrained(base_model, ADAPTER)
 inputs = tokenizer("def print_hello_world():", return_tensors="pt").to(model.device)
 outputs = model.generate(**inputs, max_new_tokens=128)
 '''
+BOTTLENECK_FIXED = '''
+import torch
+from huggingface_hub import snapshot_download
+from deepcoder_lib.adapters import load_bottleneck_adapter
+checkpoint = "bigcode/starcoderbase-7b"
+ADAPTER_ID = "bigcode/astraios-7b-parallel"
+tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+base_model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.bfloat16, device_map="auto")
+model = load_bottleneck_adapter(base_model, snapshot_download(ADAPTER_ID))
+inputs = tokenizer("def print_hello_world():", return_tensors="pt").to(model.device)
+outputs = model.generate(**inputs, max_new_tokens=128)
+'''
 # each wrong fix, and the message that says what is still wrong
 WRONG_FIXES = {
     "the source snippet": (SNIPPET, "adapter is thrown away"),
@@ -284,13 +300,21 @@ WRONG_FIXES = {
         FIXED.replace("model = PeftModel", 'plain = AutoModelForCausalLM.from_pretrained(checkpoint, device_map="auto")'
                       "\nmodel = PeftModel").replace("model.generate", "plain.generate"),
         "generate is called on `plain`, a plain model"),
-    "generate on the base the adapter wraps": (FIXED.replace("model.generate", "base_model.generate"),
-                                               "generate is called on `base_model`, a plain model"),
     "tokenizer.encode without an attention mask": (
         FIXED.replace('tokenizer("def', 'tokenizer.encode("def').replace("**inputs", "inputs"), "attention_mask"),
     "no adapter at all": (FIXED.replace("PeftModel.from_pretrained(base_model, ADAPTER)", "base_model"),
                           "Keep the adapter"),
     "does not parse": ("model.generate(", "does not parse"),
+    "parallel adapter through load_bottleneck_adapter, straight from the hub id": (
+        BOTTLENECK_FIXED.replace("snapshot_download(ADAPTER_ID)", "ADAPTER_ID"), "not the hub id"),
+    "a LoRA adapter through load_bottleneck_adapter": (
+        BOTTLENECK_FIXED.replace("7b-parallel", "7b-lora"), "is a LoRA adapter: load it with PeftModel"),
+    "load_bottleneck_adapter without a base model": (
+        BOTTLENECK_FIXED.replace("load_bottleneck_adapter(base_model, ", "load_bottleneck_adapter(checkpoint, "),
+        "load_bottleneck_adapter(base_model, adapter) needs the model"),
+    "generate on a plain model reloaded after load_bottleneck_adapter": (
+        BOTTLENECK_FIXED.replace("outputs = model.generate", "model = AutoModelForCausalLM.from_pretrained(checkpoint, "
+                                 'device_map="auto")\noutputs = model.generate'), "adapter is thrown away"),
 }
 RIGHT_FIXES = {
     "the notebook's corrected snippet": FIXED,
@@ -303,21 +327,49 @@ RIGHT_FIXES = {
                                                   "with torch.no_grad():\n    outputs = model.generate"),
     "ids with an explicit attention mask": FIXED.replace("**inputs", 'inputs["input_ids"], '
                                                          'attention_mask=inputs["attention_mask"]'),
+    "the parallel adapter through load_bottleneck_adapter (notebook 14 runs this)": BOTTLENECK_FIXED,
+    "load_bottleneck_adapter from a local folder, generate on the base it changed in place":
+        BOTTLENECK_FIXED.replace("snapshot_download(ADAPTER_ID)", '"/data/astraios-7b-parallel"')
+                        .replace("model.generate", "base_model.generate"),
+    # PeftModel.from_pretrained injects the LoRA layers into base_model in place: this runs with the adapter
+    "generate on the base the adapter wraps": FIXED.replace("model.generate", "base_model.generate"),
 }
 
 
 @pytest.mark.parametrize("name", list(WRONG_FIXES))
 def test_fixed_snippet_rejects_wrong_fixes(name):
-    from deepcoder_lib.exercises import nb06
+    from deepcoder_lib.exercises import nb14
     code, says = WRONG_FIXES[name]
-    result = nb06.check_fixed_snippet(code)
+    result = nb14.check_fixed_snippet(code)
     assert not result.ok, (name, result.message)
     assert says in result.message, result.message
 
 
 @pytest.mark.parametrize("name", list(RIGHT_FIXES))
 def test_fixed_snippet_accepts_right_fixes(name):
-    from deepcoder_lib.exercises import nb06
-    result = nb06.check_fixed_snippet(RIGHT_FIXES[name])
+    from deepcoder_lib.exercises import nb14
+    result = nb14.check_fixed_snippet(RIGHT_FIXES[name])
     assert result.ok, (name, result.message)
     assert "Fixed" in result.message
+    assert ("load_bottleneck_adapter" in result.message) == ("load_bottleneck_adapter" in RIGHT_FIXES[name])
+
+
+def test_generate_on_the_wrapped_base_runs_with_the_adapter(tmp_path):
+    """Why check_fixed_snippet accepts base_model.generate after PeftModel.from_pretrained(base_model, ...):
+    peft injects its LoRA layers into the base model in place, so the base model's logits are the adapter's."""
+    from peft import PeftModel
+    from deepcoder_lib.exercises import nb14
+    trained = A.add_lora(tiny_llama(), r=4)
+    with torch.no_grad():
+        for name, p in trained.named_parameters():
+            if "lora_B" in name:
+                p.normal_()  # a trained-looking adapter: B is no longer zero
+    trained.save_pretrained(tmp_path / "lora")
+    base_model, ids = tiny_llama(), torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():
+        plain = base_model(input_ids=ids).logits
+        model = PeftModel.from_pretrained(base_model, str(tmp_path / "lora"))
+        torch.testing.assert_close(base_model(input_ids=ids).logits, model(input_ids=ids).logits)
+        assert not torch.allclose(base_model(input_ids=ids).logits, plain)
+    result = nb14.check_fixed_snippet(RIGHT_FIXES["generate on the base the adapter wraps"])
+    assert result.ok and "in place" in result.message

@@ -125,3 +125,55 @@ def test_bad_folders_get_clear_errors(twin_folder, tmp_path):
     with pytest.raises(ValueError, match=r"`model` has no bottleneck adapter layers"):
         with bottleneck.disable_bottleneck(model):
             pass
+
+
+# ---- writing an adapter in the fork's layout, and check_adapter on it ---------------------------
+@pytest.mark.parametrize("fmt", ["bin", "safetensors"])
+def test_write_parallel_adapter_has_the_fork_s_layout_and_loads(twin_folder, tmp_path, fmt):
+    model = _base(twin_folder)
+    reference = _write_adapter(tmp_path / "by_hand", model)  # the layout the tests above take from the fork
+    folder = bottleneck.write_parallel_adapter(model, tmp_path / "written", target_modules=TARGETS,
+                                               bottleneck_size=SIZE, scaling=0.5, weights_format=fmt)
+    written = json.loads((folder / "adapter_config.json").read_text())
+    assert set(written) == set(json.loads((tmp_path / "by_hand" / "adapter_config.json").read_text()))
+    assert written["peft_type"] == "BOTTLENECK" and written["use_parallel_adapter"] is True
+    from safetensors.torch import load_file
+    weights = (torch.load(folder / "adapter_model.bin", weights_only=True) if fmt == "bin"
+               else load_file(folder / "adapter_model.safetensors"))
+    assert {k: v.shape for k, v in weights.items()} == {k: v.shape for k, v in reference.items()}
+    assert bottleneck.check_bottleneck_adapter(model, folder)["modules"] == 2 * model.config.n_layer
+    assert not bottleneck.adapter_layers(model)  # checking changes nothing
+    input_ids = torch.tensor([[5, 17, 300, 42, 7]])
+    with torch.no_grad():
+        base_logits = model(input_ids).logits
+        bottleneck.load_bottleneck_adapter(model, folder)
+        adapted = model(input_ids).logits
+        with bottleneck.disable_bottleneck(model):
+            assert torch.equal(model(input_ids).logits, base_logits)
+    assert not torch.allclose(adapted, base_logits, atol=1e-3)
+
+
+def test_write_parallel_adapter_errors(twin_folder, tmp_path):
+    model = _base(twin_folder)
+    for kwargs, match in [({"target_modules": ["q_proj"]}, r"`target_modules` \['q_proj'\] match no linear layer"),
+                          ({"weights_format": "pt"}, r"`weights_format` must be 'bin' or 'safetensors', got 'pt'"),
+                          ({"bottleneck_size": 0}, r"`bottleneck_size` must be a positive integer, got 0"),
+                          ({"non_linearity": "swish2"}, r"`non_linearity` must be one of .*got 'swish2'")]:
+        with pytest.raises(ValueError, match=match):
+            bottleneck.write_parallel_adapter(model, tmp_path / "a", **kwargs)
+
+
+def test_check_adapter_says_a_parallel_adapter_loads_with_load_bottleneck_adapter(twin_folder, tmp_path):
+    from deepcoder_lib import adapters
+    model = _base(twin_folder)
+    folder = bottleneck.write_parallel_adapter(model, tmp_path / "parallel", bottleneck_size=SIZE)
+    summary = adapters.check_adapter(model, folder)
+    assert summary["peft_type"] == "BOTTLENECK" and summary["loader"] == "deepcoder_lib.adapters.load_bottleneck_adapter"
+    assert summary["modules"] == model.config.n_layer and summary["bottleneck_size"] == SIZE
+    c_attn = model.transformer.h[0].attn.c_attn
+    assert summary["parameters"] == model.config.n_layer * SIZE * (c_attn.in_features + c_attn.out_features)
+    with pytest.raises(adapters.AdapterError, match=r"mainline peft cannot load: use .*load_bottleneck_adapter"):
+        adapters.load_adapter(model, folder)
+    _write_adapter(tmp_path / "sequential", model, use_parallel_adapter=False)
+    with pytest.raises(adapters.AdapterError, match=r"'BOTTLENECK'.*this one cannot: `use_parallel_adapter` is False"):
+        adapters.check_adapter(model, tmp_path / "sequential")

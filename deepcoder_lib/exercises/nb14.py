@@ -1,59 +1,14 @@
-"""Instant checks for notebook 06 (bigger models and adapters). Each returns a CheckResult."""
+"""Instant checks for notebook 14 (adapters in practice). Each returns a CheckResult.
+
+``check_fixed_snippet`` reads (never runs) a version of the course's source snippet, which loads
+bigcode/starcoderbase-7b with an Astraios adapter, and says what is still wrong with it.
+"""
 from __future__ import annotations
 
 import ast
+import re
 
-from .. import catalog
 from . import CheckResult, failed, passed
-
-SMOLLM2 = {"layers": 30, "hidden": 576, "kv_out": 3 * 64}  # q_proj: 576 -> 576, v_proj: 576 -> 192
-
-
-def lora_param_count(r: int, layers: int = 30, hidden: int = 576, kv_out: int = 192) -> int:
-    """Trainable parameters of LoRA rank ``r`` on q_proj and v_proj: per layer r*(in+out) for each."""
-    return layers * (r * (hidden + hidden) + r * (hidden + kv_out))
-
-
-def check_lora_params(answer, r: int = 4) -> CheckResult:
-    """How many parameters does LoRA with rank ``r`` on q_proj and v_proj train in SmolLM2-135M?"""
-    expected = lora_param_count(r)
-    if answer is None or isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        return failed(f"Give a number (an int), got {answer!r}.")
-    if answer == expected:
-        return passed(f"Right: 30 layers x ({r}x(576+576) + {r}x(576+192)) = {expected:,} trainable parameters, "
-                      f"{100 * expected / catalog.info('smollm2').params:.2f}% of the model.")
-    if answer == expected // 30:
-        return failed(f"{answer:,} is one layer's worth: the adapter sits in all 30 layers.")
-    if answer == 30 * r * (576 + 576) * 2:
-        return failed("v_proj is smaller than q_proj: SmolLM2 has 3 key/value heads of 64, so v_proj maps "
-                      "576 -> 192, not 576 -> 576.")
-    if answer == 30 * 2 * 576 * 576 or answer == 30 * (576 * 576 + 576 * 192):
-        return failed("That is the size of the frozen weight matrices W themselves; LoRA trains A (r x in) "
-                      "and B (out x r) beside each one.")
-    return failed(f"Not {answer:,}. Per targeted layer LoRA adds A with shape (r, in_features) and B with shape "
-                  "(out_features, r); q_proj is 576 -> 576, v_proj 576 -> 192; 30 layers.")
-
-
-def check_moe_memory(answer_gib, checkpoint: str = "deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct",
-                     dtype: str = "bfloat16") -> CheckResult:
-    """GiB needed for the weights of ``checkpoint`` in ``dtype`` (weights alone)."""
-    c = catalog.info(checkpoint)
-    expected = catalog.estimate_memory(checkpoint, dtype) / catalog.GIB
-    if not isinstance(answer_gib, (int, float)) or isinstance(answer_gib, bool):
-        return failed(f"Give a number of GiB, got {answer_gib!r}.")
-    if abs(answer_gib - expected) <= 0.05 * expected:
-        return passed(f"Right: {c.params:,} parameters x {catalog.BYTES_PER_PARAM[dtype]:g} bytes = "
-                      f"{expected:.1f} GiB, before the KV cache and activations.")
-    active = c.active_params * catalog.BYTES_PER_PARAM[dtype] / catalog.GIB
-    if abs(answer_gib - active) <= 0.05 * active:
-        return failed(f"{answer_gib:.1f} GiB counts only the {c.active_params / 1e9:.1f}B *active* parameters. "
-                      "A mixture-of-experts model must keep every expert in memory, because the router picks "
-                      "different experts for every token: use the total parameter count.")
-    gb = c.params * catalog.BYTES_PER_PARAM[dtype] / 1e9
-    if abs(answer_gib - gb) <= 0.01 * gb:
-        return failed(f"{answer_gib:.1f} is in GB (10^9 bytes); the question asks GiB (2^30 bytes).")
-    return failed(f"Not {answer_gib}. Use catalog.info(checkpoint).params (total parameters) x bytes per "
-                  f"parameter for {dtype} ({catalog.BYTES_PER_PARAM[dtype]:g}), divided by 2**30.")
 
 
 def _name(call: ast.Call) -> str:
@@ -61,7 +16,9 @@ def _name(call: ast.Call) -> str:
 
 
 _MODEL_LOADERS = ("AutoModelForCausalLM", "AutoModel", "GPTBigCodeForCausalLM", "LlamaForCausalLM")
-_BOTTLENECK = "parallel"  # Astraios' parallel adapters are type BOTTLENECK: only its peft 0.6 fork loads them
+_BOTTLENECK = "parallel"  # Astraios' parallel adapters are type BOTTLENECK: mainline peft cannot load them
+_BOTTLENECK_LOADERS = ("load_bottleneck_adapter",)  # deepcoder_lib.adapters / .bottleneck: the parallel variant
+_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
 def _device(value: str) -> str:
@@ -134,9 +91,23 @@ class _Snippet:
             base = self.value(node.args[0]) if node.args else None
             adapter = self.value(node.args[1]) if len(node.args) > 1 else None
             self.peft_seen = True
+            if base and base["kind"] == "base":
+                base["wrapped"] = True  # peft injects its layers into the base model in place
             return {"kind": "peft" if base and base["kind"] == "base" else "peft-without-base",
                     "device": (base or {}).get("device", "?"), "adapter": (adapter or {}).get("text", ""),
                     "line": node.lineno}
+        if name in _BOTTLENECK_LOADERS:
+            base = self.value(node.args[0]) if node.args else None
+            adapter = self.value(node.args[1]) if len(node.args) > 1 else None
+            self.peft_seen = True
+            if not base or base["kind"] != "base":
+                return {"kind": "peft-without-base", "device": "?", "loader": name}
+            base.update(kind="bottleneck", adapter=(adapter or {}).get("text", ""), loader=name,
+                        downloaded=bool((adapter or {}).get("downloaded")))
+            return base  # the same model object, its target layers wrapped in place
+        if name == "snapshot_download":  # huggingface_hub: a local folder holding that repository
+            repo = self.value(node.args[0]) if node.args else self.value(kwargs.get("repo_id"))
+            return {"kind": "text", "device": "?", "text": (repo or {}).get("text", ""), "downloaded": True}
         if name == "from_pretrained" and owner == "AutoTokenizer":
             return {"kind": "tokenizer", "device": "cpu"}
         if isinstance(func, ast.Name) and (func.id == "tokenizer" or self.names.get(func.id, {}).get("kind") ==
@@ -168,8 +139,10 @@ class _Snippet:
 
 
 def check_fixed_snippet(code: str) -> CheckResult:
-    """Is the source snippet fixed? One base model, wrapped by a loadable adapter, generate called on that
-    wrapped model with the tokenizer's whole output on the model's device and an explicit max_new_tokens."""
+    """Is the source snippet fixed? One base model with an adapter loaded the way it can be (LoRA through
+    ``PeftModel.from_pretrained``, Astraios' parallel adapter through ``load_bottleneck_adapter`` from a local
+    folder), generate called on the adapted model with the tokenizer's whole output on the model's device and an
+    explicit max_new_tokens."""
     try:
         tree = ast.parse(code)
     except SyntaxError as err:
@@ -177,12 +150,15 @@ def check_fixed_snippet(code: str) -> CheckResult:
     snippet = _Snippet()
     snippet.run(tree.body)
     if not snippet.peft_seen:
-        return failed("Keep the adapter: the snippet must still call PeftModel.from_pretrained(model, adapter).")
+        return failed("Keep the adapter: the snippet must still call PeftModel.from_pretrained(model, adapter) "
+                      "(a LoRA adapter) or adapters.load_bottleneck_adapter(model, folder) (the parallel one).")
     if not snippet.generate:
         return failed("Call model.generate(...) on the adapted model to produce the completion.")
     call, model = snippet.generate[-1]
     who = ast.unparse(call.func.value)
-    if model is None or model["kind"] not in ("peft", "merged"):
+    if model is not None and model["kind"] == "base" and model.get("wrapped"):
+        model = {**model, "kind": "peft-in-place"}
+    if model is None or model["kind"] not in ("peft", "merged", "bottleneck", "peft-in-place"):
         if snippet.reload_after_peft:
             return failed("A second AutoModelForCausalLM.from_pretrained(...) after PeftModel.from_pretrained "
                           "rebinds `model` to a fresh base model: the adapter is thrown away. Load the base once, "
@@ -192,13 +168,24 @@ def check_fixed_snippet(code: str) -> CheckResult:
                           "so the adapter is never used: call generate on the object PeftModel.from_pretrained "
                           "returned.")
         if model is not None and model["kind"] == "peft-without-base":
-            return failed("PeftModel.from_pretrained(base_model, adapter) needs the model from "
+            loader = model.get("loader", "PeftModel.from_pretrained")
+            return failed(f"{loader}(base_model, adapter) needs the model from "
                           "AutoModelForCausalLM.from_pretrained as its first argument.")
         return failed(f"generate is called on `{who}`; call it on the object PeftModel.from_pretrained returned.")
-    if _BOTTLENECK in model.get("adapter", ""):
-        return failed(f"{model['adapter']!r} is a parallel adapter (peft type BOTTLENECK from Astraios' fork of "
-                      "peft 0.6): the peft installed here cannot load it. Use a LoRA adapter for the same base, "
-                      "e.g. Astraios' LoRA variant.")
+    adapter = model.get("adapter", "")
+    if model["kind"] == "bottleneck":
+        if "lora" in adapter.lower():
+            return failed(f"{adapter!r} is a LoRA adapter: load it with PeftModel.from_pretrained(base_model, "
+                          "adapter); load_bottleneck_adapter only reads Astraios' parallel bottleneck adapters.")
+        if _HUB_ID.fullmatch(adapter) and not model.get("downloaded"):
+            return failed(f"load_bottleneck_adapter reads a folder on this computer, not the hub id {adapter!r}: "
+                          "download it first, folder = huggingface_hub.snapshot_download(\"%s\"), and pass "
+                          "the folder." % adapter)
+    elif _BOTTLENECK in adapter:
+        return failed(f"{adapter!r} is a parallel adapter (peft type BOTTLENECK from Astraios' fork of "
+                      "peft 0.6): mainline peft cannot load it. Load it with deepcoder_lib.adapters."
+                      "load_bottleneck_adapter(base_model, folder) (folder = huggingface_hub.snapshot_download"
+                      "(...)), or use a LoRA adapter for the same base, e.g. Astraios' LoRA variant.")
     kwargs = {k.arg: k.value for k in call.keywords}
     inputs = None
     if None in kwargs:
@@ -227,5 +214,10 @@ def check_fixed_snippet(code: str) -> CheckResult:
     if inputs["kind"] == "ids" and "attention_mask" not in kwargs:
         return failed("Pass the tokenizer's whole output: inputs = tokenizer(prompt, return_tensors='pt') and "
                       "model.generate(**inputs, ...), so generate gets the attention_mask too.")
-    return passed("Fixed: one base model wrapped by a LoRA adapter, generate on the adapted model, inputs on its "
-                  "device with their attention mask, and an explicit max_new_tokens.")
+    kind = ("the parallel bottleneck adapter, loaded by load_bottleneck_adapter" if model["kind"] == "bottleneck"
+            else "a LoRA adapter")
+    note = (f" (`{who}` works because PeftModel.from_pretrained injected the adapter into it in place; calling "
+            "generate on the PeftModel it returned says so, and disable_adapter()/merge_and_unload() live there.)"
+            if model["kind"] == "peft-in-place" else "")
+    return passed(f"Fixed: one base model with {kind}, generate on the adapted model, inputs on its device with "
+                  f"their attention mask, and an explicit max_new_tokens.{note}")
