@@ -219,11 +219,7 @@ def test_train_lora_argument_errors(kwargs, message):
         A.train_lora(None, None, [{"request": "x", "response": "y"}], **kwargs)
 
 
-<<<<<<< ours
-# ---- the notebooks' exercise checks (LoRA's count: deepcoder_lib.exercises.nb13, notebook 13) --------
-=======
-# ---- the notebooks' exercise checks (nb06: LoRA count, MoE memory; nb14: the source snippet) ----------
->>>>>>> theirs
+# ---- the notebooks' exercise checks (nb13: LoRA's count; nb14: the source snippet) ----------------------
 def test_lora_param_exercise_matches_a_real_peft_model():
     """The check's arithmetic must agree with peft on a model of SmolLM2's shapes (meta device: no memory)."""
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -238,13 +234,6 @@ def test_lora_param_exercise_matches_a_real_peft_model():
     assert not nb13.check_lora_params("many")
     assert "v_proj is smaller" in nb13.check_lora_params(30 * 4 * 1152 * 2, r=4).message
     assert "frozen weight matrices" in nb13.check_lora_params(30 * (576 * 576 + 576 * 192), r=4).message
-
-
-def test_moe_memory_exercise():
-    from deepcoder_lib.exercises import nb06
-    assert nb06.check_moe_memory(15_706_484_224 * 2 / 2**30)
-    assert "active" in nb06.check_moe_memory(2.4e9 * 2 / 2**30).message
-    assert "GB" in nb06.check_moe_memory(31.4).message
 
 
 SNIPPET = '''
