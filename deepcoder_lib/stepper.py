@@ -173,7 +173,8 @@ def confidence_view(model, tokenizer, request, **generation_kwargs):
     with torch.inference_mode():
         out = model.generate(**inputs, **kwargs, output_logits=True, return_dict_in_generate=True)
     n_prompt = inputs["input_ids"].shape[1]
-    scores = model.compute_transition_scores(out.sequences, out.logits, normalize_logits=True)[0]
+    with torch.device(out.sequences.device):  # it builds an index with torch.arange on the default device
+        scores = model.compute_transition_scores(out.sequences, out.logits, normalize_logits=True)[0]
     probs = scores.float().exp().cpu()
     tokens = [tokenizer.decode([int(i)]) for i in out.sequences[0, n_prompt:]]
     return HTML(confidence_html(tokens, probs)), tokens, probs

@@ -50,9 +50,13 @@ def test_token_label_escapes_what_the_font_cannot_draw():
     for label in labels:
         assert all(ord(c) in drawable for c in label), label
     assert labels[2] == "return" and labels[0] == ("客" if ord("客") in drawable else "\\u5ba2")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure()  # not pyplot: whatever backend an earlier test chose, only the labels may warn here
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "Glyph ... missing from font(s)" is a UserWarning
-        fig, ax = plt.subplots()
         ax.set_yticks(range(3), labels, family="monospace")
         fig.canvas.draw()
 
