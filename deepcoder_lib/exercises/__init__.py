@@ -37,3 +37,15 @@ def passed(message: str) -> CheckResult:
 
 def failed(message: str) -> CheckResult:
     return CheckResult(False, message)
+
+
+def as_number(value, what: str, example: str = "5", *, whole: bool = False):
+    """The learner's answer if it is a number (a whole one when ``whole``); else the failed check saying why.
+
+    Callers return the result when it is a ``CheckResult``. ``what`` names the variable, ``example`` shows one."""
+    kind = "a whole number" if whole else "a number"
+    if value is ...:
+        return failed(f"Replace `...` in {what} with your answer, {kind}, then run the cell again.")
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+        return failed(f"{what} must be {kind} such as {example}, got {value!r}.")
+    return value

@@ -7,7 +7,7 @@ Each check computes the true answer with the real tokenizer and says what was wr
 from __future__ import annotations
 
 from ..tokens import load_tokenizer, round_trip, tokenize
-from . import CheckResult, failed, passed
+from . import CheckResult, as_number, failed, passed
 
 COUNT_LINE = "for i in range(10):"
 
@@ -16,17 +16,10 @@ def _pieces(name: str, text: str) -> list[str]:
     return [token.text for token in tokenize(load_tokenizer(name), text)]
 
 
-def _whole_number(value, what: str) -> int | CheckResult:
-    if value is ...:
-        return failed(f"Replace `...` in {what} with your prediction, a whole number, then run the cell again.")
-    if isinstance(value, bool) or not isinstance(value, int):
-        return failed(f"{what} must be a whole number such as 5, got {value!r}.")
-    return value
-
 
 def check_token_count(prediction) -> CheckResult:
     """How many tokens does SmolLM2 make of ``for i in range(10):``?"""
-    prediction = _whole_number(prediction, "`prediction`")
+    prediction = as_number(prediction, "`prediction`", whole=True)
     if isinstance(prediction, CheckResult):
         return prediction
     pieces = _pieces("smollm2", COUNT_LINE)

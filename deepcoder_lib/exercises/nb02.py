@@ -10,7 +10,7 @@ import hashlib
 
 from .. import bpe
 from ..tokens import load_tokenizer, tokenize
-from . import CheckResult, failed, passed
+from . import CheckResult, as_number, failed, passed
 
 FIRST_MERGE_TEXT = "banana bandana"
 # The hidden string's ids under merges trained on TRAINING_TEXT; only its SHA-256 is kept here.
@@ -91,13 +91,6 @@ def _pieces(name: str, text: str) -> list[str]:
     return [token.text for token in tokenize(load_tokenizer(name), text)]
 
 
-def _whole_number(value, what: str) -> int | CheckResult:
-    if value is ...:
-        return failed(f"Replace `...` in {what} with your prediction, a whole number, then run the cell again.")
-    if isinstance(value, bool) or not isinstance(value, int):
-        return failed(f"{what} must be a whole number such as 5, got {value!r}.")
-    return value
-
 
 def _pre_pieces(name: str, text: str) -> list[str]:
     """The pieces the pre-tokenizer's regex cuts ``text`` into, as text; BPE never merges across them."""
@@ -109,7 +102,7 @@ def _pre_pieces(name: str, text: str) -> list[str]:
 def check_indentation(eight_spaces, two_tabs) -> CheckResult:
     """Token counts in SmolLM2 of ``'        return x'`` (8 spaces) and ``'\\t\\treturn x'`` (2 tabs)."""
     for value, what in ((eight_spaces, "`eight_spaces`"), (two_tabs, "`two_tabs`")):
-        value = _whole_number(value, what)
+        value = as_number(value, what, whole=True)
         if isinstance(value, CheckResult):
             return value
     spaces, tabs = _pieces("smollm2", EIGHT_SPACES), _pieces("smollm2", TWO_TABS)

@@ -5,22 +5,15 @@ Each check computes the true answer itself (from the model or the catalog) and s
 from __future__ import annotations
 
 from .. import catalog
-from . import CheckResult, failed, passed
+from . import CheckResult, as_number, failed, passed
 
 KV_CHECKPOINT, KV_TOKENS, KV_DTYPE = "Qwen/Qwen2-0.5B-Instruct", 32_768, "bfloat16"
 
 
-def _number(value, what: str, example: str) -> int | float | CheckResult:
-    if value is ...:
-        return failed(f"Replace `...` in {what} with your answer, then run the cell again.")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return failed(f"{what} must be a number such as {example}, got {value!r}.")
-    return value
-
 
 def check_layer_params(model, layer_params) -> CheckResult:
     """``layer_params``: the parameters of one decoder layer of ``model`` (``model.model.layers[0]``)."""
-    layer_params = _number(layer_params, "`layer_params`", "3_000_000")
+    layer_params = as_number(layer_params, "`layer_params`", "3_000_000")
     if isinstance(layer_params, CheckResult):
         return layer_params
     layers = model.model.layers
@@ -45,7 +38,7 @@ def check_layer_params(model, layer_params) -> CheckResult:
 
 def check_kv_cache(qwen_kv_bytes) -> CheckResult:
     """``qwen_kv_bytes``: the KV cache of Qwen2-0.5B-Instruct for one sequence of 32,768 tokens in bfloat16."""
-    qwen_kv_bytes = _number(qwen_kv_bytes, "`qwen_kv_bytes`", "400_000_000")
+    qwen_kv_bytes = as_number(qwen_kv_bytes, "`qwen_kv_bytes`", "400_000_000")
     if isinstance(qwen_kv_bytes, CheckResult):
         return qwen_kv_bytes
     c = catalog.info(KV_CHECKPOINT)

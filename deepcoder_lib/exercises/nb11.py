@@ -7,25 +7,18 @@ wrong and why.
 from __future__ import annotations
 
 from .. import catalog
-from . import CheckResult, failed, passed
+from . import CheckResult, as_number, failed, passed
 
 FITS_CHECKPOINT = "Qwen/Qwen2-0.5B-Instruct"
 HEADROOM = 1.2  # the working room models.check_fits and notebook 11 add on top of the weights
 
-
-def _number(value, what: str, example: str) -> int | float | CheckResult:
-    if value is ...:
-        return failed(f"Replace `...` in {what} with your answer, then run the cell again.")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return failed(f"{what} must be a number such as {example}, got {value!r}.")
-    return value
 
 
 def check_fits_here(qwen_fp32_fits, free_here, checkpoint: str = FITS_CHECKPOINT, dtype: str = "float32") -> CheckResult:
     """``free_here``: this machine's free RAM as psutil reports it; ``qwen_fp32_fits``: do the weights of ``checkpoint``
     in ``dtype``, plus 20% working room, fit in ``free_here``?"""
     import psutil
-    free_here = _number(free_here, "`free_here`", "psutil.virtual_memory().available")
+    free_here = as_number(free_here, "`free_here`", "psutil.virtual_memory().available")
     if isinstance(free_here, CheckResult):
         return free_here
     memory = psutil.virtual_memory()
@@ -53,7 +46,7 @@ def check_fits_here(qwen_fp32_fits, free_here, checkpoint: str = FITS_CHECKPOINT
 def check_moe_memory(answer_gib, checkpoint: str = "deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct",
                      dtype: str = "bfloat16") -> CheckResult:
     """GiB needed for the weights of ``checkpoint`` in ``dtype`` (weights alone)."""
-    answer_gib = _number(answer_gib, "`answer_gib`", "12.5 (GiB)")
+    answer_gib = as_number(answer_gib, "`answer_gib`", "12.5 (GiB)")
     if isinstance(answer_gib, CheckResult):
         return answer_gib
     c = catalog.info(checkpoint)
