@@ -22,7 +22,7 @@ import torch
 
 from . import generation, sampling
 from .livechart import IPYMPL_FIX, TokenChart, in_kernel, ipympl_installed
-from .plots import token_label
+from .plots import drawable, token_label
 
 EXPLORER_CLASS = "deepcoder-explorer"       # the whole widget
 PLOT_CLASS = "deepcoder-explorer-plot"      # the live chart: ipympl's canvas widget, or an Image widget
@@ -136,7 +136,7 @@ class Explorer:
         ids = torch.arange(len(shown))
         blank = self.n - 1 - len(shown)  # fewer than n - 1 listed: empty rows keep the chart's shape
         ids = torch.cat([ids, torch.zeros(blank, dtype=torch.long)]) if blank else ids
-        labels = [repr(token) for token, _ in shown] + [""] * blank + ["(other: not sent)"]
+        labels = [drawable(repr(token)) for token, _ in shown] + [""] * blank + ["(other: not sent)"]
         rest = other + sum(p for _, p in head[len(shown):])
         return (prompt, None, logits, ids, labels, [p for _, p in shown] + [0.0] * blank + [rest])
 

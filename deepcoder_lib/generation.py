@@ -289,10 +289,14 @@ def generate_kwargs(model, inputs, generation_kwargs: dict) -> dict:
     else:
         _check_max_new_tokens(kwargs["max_new_tokens"])
     _check_fits(model, inputs["input_ids"].shape[1], kwargs.get("max_new_tokens", 0), name="request")
-    config = model.generation_config
-    pad = config.pad_token_id if config.pad_token_id is not None else config.eos_token_id
-    kwargs.setdefault("pad_token_id", pad[0] if isinstance(pad, (list, tuple)) else pad)  # one id, even if EOS lists two
+    kwargs.setdefault("pad_token_id", generation_pad_id(model))
     return kwargs
+
+
+def generation_pad_id(model) -> int | None:
+    """The pad id for ``generate``: the generation config's, else its first EOS id (one id, even if it lists two)."""
+    config = model.generation_config
+    return config.pad_token_id if config.pad_token_id is not None else next(iter(eos_ids(config.eos_token_id)), None)
 
 
 def chat_messages(request, tokenizer=None):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .generation import chat_messages, decoding_overrides, eos_ids, input_device, prepare_inputs
+from .generation import chat_messages, decoding_overrides, eos_ids, generation_pad_id, input_device, prepare_inputs
 
 
 def _as_row(ids, name: str) -> torch.Tensor:
@@ -101,7 +101,7 @@ def greedy_vs_beam(model, tokenizer, request, *, max_new_tokens: int = 24, num_b
     eos = model.generation_config.eos_token_id
     # decoding_overrides: a checkpoint's generation_config (a repetition penalty, sampling) changes nothing here
     settings = {**decoding_overrides(model), "max_new_tokens": max_new_tokens, "do_sample": False,
-                "pad_token_id": eos_ids(eos)[0]}
+                "pad_token_id": generation_pad_id(model)}
     runs = {"greedy": model.generate(**inputs, **settings),
             "beam": model.generate(**inputs, **{**settings, "num_beams": num_beams, "length_penalty": 0.0})}
     prompt = inputs["input_ids"][0]

@@ -237,3 +237,11 @@ def test_greedy_by_hand_stops_at_any_of_several_eos_ids(model, tokenizer):
     first = generation.greedy_by_hand(model, inputs["input_ids"], 1)[0, -1].item()
     stopped = generation.greedy_by_hand(model, inputs["input_ids"], 5, eos_token_id=[first + 1, first])
     assert stopped.shape[1] == inputs["input_ids"].shape[1] + 1
+
+
+@pytest.mark.parametrize("pad, eos, expected", [(5, 2, 5), (None, 2, 2), (None, [151645, 151643], 151645),
+                                                (None, None, None), (0, [1, 2], 0)])
+def test_generation_pad_id_is_one_id_from_the_generation_config(pad, eos, expected):
+    from types import SimpleNamespace
+    model = SimpleNamespace(generation_config=SimpleNamespace(pad_token_id=pad, eos_token_id=eos))
+    assert generation.generation_pad_id(model) == expected

@@ -49,3 +49,12 @@ def as_number(value, what: str, example: str = "5", *, whole: bool = False):
     if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
         return failed(f"{what} must be {kind} such as {example}, got {value!r}.")
     return value
+
+
+def first_not_number(*named, whole: bool = False):
+    """For ``(value, name)`` pairs: the failed check of the first that is not a number (``as_number``), else None."""
+    for value, what in named:
+        result = as_number(value, what, whole=whole)
+        if isinstance(result, CheckResult):
+            return result
+    return None

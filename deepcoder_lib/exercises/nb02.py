@@ -10,7 +10,7 @@ import hashlib
 
 from .. import bpe
 from ..tokens import load_tokenizer, tokenize
-from . import CheckResult, as_number, failed, passed
+from . import CheckResult, failed, first_not_number, passed
 
 FIRST_MERGE_TEXT = "banana bandana"
 # The hidden string's ids under merges trained on TRAINING_TEXT; only its SHA-256 is kept here.
@@ -70,9 +70,9 @@ def check_hidden(text) -> CheckResult:
 
 def check_chunks(gpt2_chunks, qwen2_chunks) -> CheckResult:
     """How many chunks do GPT-2's and Qwen2's pre-tokenizers make of ``CHUNK_TEXT``?"""
-    for value, what in ((gpt2_chunks, "`gpt2_chunks`"), (qwen2_chunks, "`qwen2_chunks`")):
-        if value is ... or isinstance(value, bool) or not isinstance(value, int):
-            return failed(f"Replace {what} with a whole number, your prediction, then run the cell again.")
+    problem = first_not_number((gpt2_chunks, "`gpt2_chunks`"), (qwen2_chunks, "`qwen2_chunks`"), whole=True)
+    if problem is not None:
+        return problem
     gpt2, qwen2 = bpe.pretokenize(CHUNK_TEXT, "gpt2"), bpe.pretokenize(CHUNK_TEXT, "qwen2")
     if (gpt2_chunks, qwen2_chunks) == (len(gpt2), len(qwen2)):
         return passed(f"Right: GPT-2 {gpt2}, Qwen2 {qwen2}. Qwen2 splits every digit (\\p{{N}}, not \\p{{N}}+), "
@@ -101,10 +101,9 @@ def _pre_pieces(name: str, text: str) -> list[str]:
 
 def check_indentation(eight_spaces, two_tabs) -> CheckResult:
     """Token counts in SmolLM2 of ``'        return x'`` (8 spaces) and ``'\\t\\treturn x'`` (2 tabs)."""
-    for value, what in ((eight_spaces, "`eight_spaces`"), (two_tabs, "`two_tabs`")):
-        value = as_number(value, what, whole=True)
-        if isinstance(value, CheckResult):
-            return value
+    problem = first_not_number((eight_spaces, "`eight_spaces`"), (two_tabs, "`two_tabs`"), whole=True)
+    if problem is not None:
+        return problem
     spaces, tabs = _pieces("smollm2", EIGHT_SPACES), _pieces("smollm2", TWO_TABS)
     if (eight_spaces, two_tabs) == (len(spaces), len(tabs)):
         two_tabs_alone = _pieces("smollm2", "\t\t")

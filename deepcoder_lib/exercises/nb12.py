@@ -8,22 +8,14 @@ from __future__ import annotations
 import math
 
 from ..loss import perplexity
-from . import CheckResult, failed, passed
+from . import CheckResult, failed, first_not_number, passed
 
 BUGGY = "def is_even(n):\n    return n % 2 == 1\n"
 
 
-def _whole(value, what: str) -> CheckResult | None:
-    if value is ...:
-        return failed(f"Replace `...` in {what} with a whole number, then run the cell again.")
-    if isinstance(value, bool) or not isinstance(value, int):
-        return failed(f"{what} must be a whole number, got {value!r}.")
-    return None
-
-
 def check_shift(row, position: int = 5) -> CheckResult:
     """Which row of ``logits[0]`` scores the token at ``input_ids[0, 5]``?"""
-    problem = _whole(row, "`row`")
+    problem = first_not_number((row, "`row`"), whole=True)
     if problem is not None:
         return problem
     if row == position - 1:
