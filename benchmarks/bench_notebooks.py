@@ -4,8 +4,8 @@ This is what a class waits for when a teacher runs each notebook once before the
 what CI spends on ``tests/test_notebooks.py``. Unlike the other benchmarks it takes several
 minutes (it *is* the course); pass notebook numbers to time only some:
 ``.venv/bin/python benchmarks/bench_notebooks.py 01 08``. The "lesson min" column is the planning
-estimate of ``notebook_utils.lesson_minutes`` (reading at 150 words/min, 45 s per code cell, 3 min per exercise,
-plus the run time), not a measurement.
+estimate of ``notebook_utils.lesson_minutes`` (reading at 100 words/min, 1.5 min per code cell, 5 min per exercise
+cell, plus the run time), not a measurement; ``tests/test_notebook_hygiene.py`` holds every notebook to 45 minutes.
 """
 from __future__ import annotations
 

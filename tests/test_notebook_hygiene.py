@@ -5,19 +5,29 @@ with 3-5 bullets; "## Try it" exercises whose code calls ``check_...()`` from
 ``deepcoder_lib.exercises.nbNN``; "## Summary"; "## Next" linking the following notebook. Clean:
 no outputs, no execution counts, no saved widget state (what nbstripout removes). Honest: no
 ``torch_dtype=`` (transformers 5 spells it ``dtype=``) and no silencing of warnings.
+
+One class (issue 22): at most 1,500 markdown words and 130 non-blank lines of code; a lesson estimate
+(``notebook_utils.lesson_minutes``: 100 words a minute, 1.5 minutes per code cell, 5 per exercise cell, plus the
+execute time measured in ``artifacts/notebook_times.json``, else the notebook's time budget) of at most 45 minutes;
+"## Next" tells the learner to shut this notebook's kernel down first; every exercise cell starts from ``...``.
 """
 from __future__ import annotations
 
 import importlib
+import io
 import re
 import sys
+import tokenize
 import types
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from notebook_utils import NOTEBOOK_DIR, course_notebooks, has_tag, notebook_number
+from notebook_utils import (LESSON_LIMIT_MIN, MAX_MARKDOWN_WORDS, MAX_NOTEBOOK_CODE_LINES, NOTEBOOK_DIR,
+                            PER_CODE_CELL_MIN, PER_EXERCISE_MIN, READING_WPM, code_lines, course_notebooks,
+                            execute_seconds_for, exercise_cells, has_tag, lesson_parts, markdown_words,
+                            notebook_number)
 
 NOTEBOOKS = course_notebooks()
 MAX_CODE_LINES = 40  # "short cells": longer code belongs in deepcoder_lib
@@ -28,6 +38,7 @@ CHECK_CALL = re.compile(r"\b(check_\w+)\s*\(")
 SILENCING = re.compile(r"filterwarnings\s*\(\s*['\"]ignore|simplefilter\s*\(\s*['\"]ignore"
                        r"|set_verbosity_error|set_verbosity\s*\(\s*\w*\.?ERROR|transformers\.logging\.disable")
 ENDS_COURSE = re.compile(r"end of the course|course ends|last notebook|you have finished", re.IGNORECASE)
+SHUT_DOWN = re.compile(r"shut\s*(?:it\s+)?down[^.]*\bkernel|kernel\b[^.]*\bshut\s*down", re.IGNORECASE)
 
 
 def sections(nb) -> list[tuple[int, str, str]]:
@@ -155,6 +166,48 @@ def stripped_problems(nb) -> list[str]:
     return problems
 
 
+def has_ellipsis(source: str) -> bool:
+    """True if ``source`` holds the placeholder ``...`` as Python (not inside a comment or a string)."""
+    try:
+        return any(t.type == tokenize.OP and t.string == "..."
+                   for t in tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):  # not plain Python: strip comments and strings
+        return "..." in re.sub(r"#.*|'[^'\n]*'|\"[^\"\n]*\"", "", source)
+
+
+def class_problems(nb, execute_seconds: float, execute_source: str = "") -> list[str]:
+    """Everything that makes ``nb`` more than one 45-minute class, in words, each with how much is over."""
+    problems = []
+    words, lines = markdown_words(nb), code_lines(nb)
+    if words > MAX_MARKDOWN_WORDS:
+        problems.append(f"{words:,} markdown words, {words - MAX_MARKDOWN_WORDS:,} over the limit of "
+                        f"{MAX_MARKDOWN_WORDS:,}: move long prose to docs/ and link it")
+    if lines > MAX_NOTEBOOK_CODE_LINES:
+        problems.append(f"{lines} lines of code (non-blank, all code cells), {lines - MAX_NOTEBOOK_CODE_LINES} "
+                        f"over the limit of {MAX_NOTEBOOK_CODE_LINES}")
+    parts = lesson_parts(nb, execute_seconds)
+    total = sum(parts.values())
+    if total > LESSON_LIMIT_MIN:
+        exercises = len(exercise_cells(nb))
+        code = sum(c.cell_type == "code" for c in nb.cells) - exercises
+        problems.append(
+            f"lesson estimate {total:.1f} min, {total - LESSON_LIMIT_MIN:.1f} min over {LESSON_LIMIT_MIN}: "
+            f"reading {parts['reading']:.1f} ({words:,} words at {READING_WPM}/min) + code cells "
+            f"{parts['code cells']:.1f} ({code} x {PER_CODE_CELL_MIN:g}) + exercises {parts['exercises']:.1f} "
+            f"({exercises} x {PER_EXERCISE_MIN:g}) + execute {parts['execute']:.1f}"
+            + (f" ({execute_source})" if execute_source else ""))
+    next_text = "\n".join(nb.cells[i].source for i in section_cells(nb, r"^## Next")
+                          if nb.cells[i].cell_type == "markdown")
+    if next_text and not SHUT_DOWN.search(next_text):
+        problems.append("'## Next' must tell the learner to shut down this notebook's kernel before opening the "
+                        "next (Kernel > Shut Down Kernel): each kernel holds about 1 GiB")
+    for i in exercise_cells(nb):
+        if not has_ellipsis(nb.cells[i].source):
+            problems.append(f"exercise cell {i} has no `...` placeholder: the learner's answer starts from `...` "
+                            "(Run All then shows 'Not answered yet'), never from a value that looks like an answer")
+    return problems
+
+
 # ---- the course's notebooks ------------------------------------------------------------------
 
 def test_there_are_notebooks():
@@ -181,6 +234,13 @@ def test_notebook_shape(path):
     assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_fits_one_class(path):
+    nb = nbformat.read(path, as_version=4)
+    problems = class_problems(nb, *execute_seconds_for(path))
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
 # ---- the checks themselves, on notebooks made here ---------------------------------------------
 
 def _notebook(*cells):
@@ -193,8 +253,9 @@ def _notebook(*cells):
 GOOD = ("md:# 01 — Tokenizers\n\n## You will learn\n- one\n- two\n- three\n",
         "from deepcoder_lib.exercises.nb01 import check_x",
         "md:## Try it\nEdit the answer.",
-        "answer = 0\ncheck_x(answer)",
-        "md:## Summary\nDone.\n\n## Next\n[02 — Loading](02_loading_models.ipynb)")
+        "answer = ...   # a number\ncheck_x(answer)",
+        "md:## Summary\nDone.\n\n## Next\nShut down this notebook's kernel (Kernel > Shut Down Kernel), then "
+        "open [02 — Loading](02_loading_models.ipynb)")
 
 
 @pytest.fixture
@@ -246,3 +307,54 @@ def test_try_it_may_be_a_subsection(others):
     nb = _notebook(*cells)
     assert section_cells(nb, r"^#{2,3} Try it") == [2, 3]
     assert shape_problems(nb, others[0], others) == []
+
+
+def test_class_checks_accept_a_good_notebook():
+    assert class_problems(_notebook(*GOOD), 180) == []
+
+
+def _words(n):
+    return "md:" + " ".join(["word"] * n)
+
+
+@pytest.mark.parametrize("extra, execute_s, problem", [
+    ((_words(1_501 - markdown_words(_notebook(*GOOD))),), 0, "1,501 markdown words, 1 over the limit of 1,500"),
+    # GOOD has 3 lines of code: 3 + 3 x 40 + 8 (blank lines do not count) = 131
+    (("\n".join(["x = 1"] * 40),) * 3 + ("y = 2\n\n" * 7 + "z = 3",), 0, "131 lines of code (non-blank, all code cells), 1 over"),
+    (("x = 1",) * 26, 0, "+ code cells 40.5 (27 x 1.5) + exercises 5.0 (1 x 5) + execute 0.0"),
+    ((), 41 * 60, "execute 41.0"),                                                 # a slow notebook alone
+    ((), 0, None),
+])
+def test_class_checks_say_what_is_over_and_by_how_much(extra, execute_s, problem):
+    problems = class_problems(_notebook(*GOOD[:4], *extra, GOOD[4]), execute_s)
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in p for p in problems), problems
+
+
+@pytest.mark.parametrize("cells, problem", [
+    (GOOD[:4] + ("md:## Summary\n\n## Next\n[02](02_loading_models.ipynb)",), "shut down this notebook's kernel"),
+    (GOOD[:3] + ("answer = 0\ncheck_x(answer)",) + GOOD[4:], "exercise cell 3 has no `...` placeholder"),
+    (GOOD[:3] + ("answer = '...'  # ...\ncheck_x(answer)",) + GOOD[4:], "exercise cell 3 has no `...`"),
+])
+def test_class_checks_catch_next_and_placeholders(cells, problem):
+    problems = class_problems(_notebook(*cells), 0)
+    assert any(problem in p for p in problems), problems
+
+
+def test_lesson_estimate_is_the_stated_arithmetic():
+    nb = _notebook(_words(250), "x = 1", "y = 2", "answer = ...\ncheck_x(answer)")
+    # 250 words / 100 per min + 2 code cells x 1.5 + 1 exercise x 5 + 90 s execute = 2.5 + 3 + 5 + 1.5
+    assert lesson_parts(nb, 90) == {"reading": 2.5, "code cells": 3.0, "exercises": 5.0, "execute": 1.5}
+    assert code_lines(nb) == 4 and markdown_words(nb) == 250
+
+
+def test_execute_time_comes_from_the_measured_file_else_the_budget(tmp_path, monkeypatch):
+    import notebook_utils
+    monkeypatch.setattr(notebook_utils, "TIMES_FILE", tmp_path / "notebook_times.json")
+    path = tmp_path / "02_bpe.ipynb"
+    assert execute_seconds_for(path) == (180.0, "budget 180 s, no measured time")
+    (tmp_path / "notebook_times.json").write_text('{"02_bpe.ipynb": 8.3}')
+    assert execute_seconds_for(path)[0] == 8.3
+    assert execute_seconds_for(tmp_path / "03_x.ipynb")[0] == 180.0

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from notebook_utils import (ROOT, budget_for, course_notebooks, errors_shown, execute_notebook, has_tag,
+from notebook_utils import (TIMES_FILE, budget_for, course_notebooks, errors_shown, execute_notebook, has_tag,
                             learner_visible_warnings, offline_env, without_progress_bars)
 
 NOTEBOOKS = course_notebooks()
-TIMES_FILE = ROOT / "artifacts" / "notebook_times.json"
 
 
 def test_kernel_is_this_venv():
