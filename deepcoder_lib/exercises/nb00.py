@@ -4,17 +4,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import CheckResult, failed, passed
+from . import CheckResult, as_number, failed, not_answered, passed
 
 LAST_NOTEBOOK = 15  # the course map in notebook 00 lists 01 to 15
 
 
 def check_first_exercise(answer) -> CheckResult:
     """The warm-up: how many notebooks follow this one (01 to 15)?"""
-    if answer is None or answer is ...:
-        return failed("Replace `...` with a number, then run the cell again.")
-    if not isinstance(answer, int) or isinstance(answer, bool):
-        return failed(f"Expected a whole number, got {answer!r} ({type(answer).__name__}).")
+    answer = as_number(answer, "`answer`", "3", whole=True)
+    if isinstance(answer, CheckResult):
+        return answer
     if answer == LAST_NOTEBOOK + 1:
         return failed(f"{answer} counts this notebook too: how many come *after* 00?")
     if answer != LAST_NOTEBOOK:
@@ -30,7 +29,7 @@ def check_offline_checkpoint(checkpoint) -> CheckResult:
     and no None, and a hub id needs the hub (or a copy already in the local hub cache)."""
     from ..models import default_checkpoint
     if checkpoint is ...:
-        return failed("Replace `...` with a checkpoint value, then run the cell again.")
+        return not_answered("`my_checkpoint`", "a checkpoint value")
     if checkpoint is None:
         return failed("None is what the course's own load() takes for the embedded model, but "
                       "from_pretrained(None) is an error: it needs a folder or a hub id. Which value is a folder?")

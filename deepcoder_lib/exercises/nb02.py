@@ -10,7 +10,7 @@ import hashlib
 
 from .. import bpe
 from ..tokens import load_tokenizer, tokenize
-from . import CheckResult, failed, first_not_number, passed
+from . import CheckResult, failed, first_not_number, not_answered, passed
 
 FIRST_MERGE_TEXT = "banana bandana"
 # The hidden string's ids under merges trained on TRAINING_TEXT; only its SHA-256 is kept here.
@@ -35,37 +35,56 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _as_pair_text(pair):
+    """The learner's pair as text: a 2-character str, 2 bytes, or a pair of byte ids such as (97, 110)."""
+    if isinstance(pair, (bytes, bytearray)):
+        return bytes(pair).decode("utf-8", errors="replace") if len(pair) == 2 else None
+    if isinstance(pair, (tuple, list)) and len(pair) == 2:
+        try:
+            return bytes([int(i) for i in pair]).decode("utf-8", errors="replace")
+        except (TypeError, ValueError):
+            return None
+    return pair if isinstance(pair, str) and len(pair.encode("utf-8")) == 2 else None
+
+
 def check_first_merge(pair) -> CheckResult:
-    """Which two characters does BPE merge first in ``'banana bandana'``? Give them as a 2-character string."""
+    """Which two characters does BPE merge first in ``'banana bandana'``? A 2-character string such as 'ba'
+    (or its bytes, or the pair of ids that ``get_pair_counts`` gives, e.g. (98, 97))."""
     if pair is ...:
-        return failed("Replace `...` with two characters in quotes, e.g. 'ba', then run the cell again.")
-    if not isinstance(pair, str) or len(pair.encode("utf-8")) != 2:
+        return not_answered("`pair`", "two characters in quotes")
+    text = _as_pair_text(pair)
+    if text is None:
         return failed(f"Give the pair as a string of two characters, e.g. 'ba', got {pair!r}.")
     counts = bpe.get_pair_counts(list(FIRST_MERGE_TEXT.encode("utf-8")))
     best = max(counts, key=counts.get)
     answer = bytes(best).decode()
-    mine = counts.get(tuple(pair.encode("utf-8")), 0)
-    if pair == answer:
+    mine = counts.get(tuple(text.encode("utf-8")), 0)
+    if text == answer:
         return passed(f"Right: {answer!r} occurs {counts[best]} times, more than any other pair "
                       "(ties go to the pair seen first).")
     if mine == counts[best]:
-        return failed(f"{pair!r} occurs {mine} times too, as often as the winner: a tie. The pair seen first in "
+        return failed(f"{text!r} occurs {mine} times too, as often as the winner: a tie. The pair seen first in "
                       "the text wins a tie; read the text from the left.")
-    return failed(f"{pair!r} occurs {mine} times; another pair occurs {counts[best]} times. Count adjacent pairs "
+    return failed(f"{text!r} occurs {mine} times; another pair occurs more often. Count neighbouring pairs "
                   "with get_pair_counts(list(text.encode('utf-8'))).")
 
 
 def check_hidden(text) -> CheckResult:
     """Decode ``HIDDEN_IDS`` with ``training_merges()`` and give the text you found."""
-    if text is ... or not isinstance(text, str):
-        return failed("Give the text you decoded, a str (decode(HIDDEN_IDS, merges)).")
+    if text is ...:
+        return not_answered("`hidden_text`", "the text you decoded")
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        return failed(f"Give the text you decoded, a str, got {type(text).__name__}.")
     if _sha256(text) == HIDDEN_SHA256:
         return passed(f"Right: {len(HIDDEN_IDS)} ids stand for {len(text.encode('utf-8'))} bytes. Each id above 255 "
                       "is a merge; decode looks its bytes up, merge by merge.")
     if _sha256(text.strip()) == HIDDEN_SHA256 or _sha256(text + "\n") == HIDDEN_SHA256:
         return failed("Nearly: check the whitespace at the ends; decode gives every byte back, the newline too.")
-    return failed("That is not the hidden text. Decode with the merges it was encoded with: "
-                  "decode(HIDDEN_IDS, training_merges()), not merges trained on another text.")
+    return failed("That is not the hidden text. Decode with the merges it was encoded with, training_merges() "
+                  "(build the vocabulary from them as you did for your own merges), not merges trained on "
+                  "another text.")
 
 
 def check_chunks(gpt2_chunks, qwen2_chunks) -> CheckResult:
