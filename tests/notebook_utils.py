@@ -214,5 +214,32 @@ def errors_shown(nb) -> list[int]:
             and any(o.get("output_type") == "error" for o in cell.get("outputs", ()))]
 
 
+VERDICT_LINE = re.compile(r"^\S* ?(Correct|Not yet|Not answered yet):")
+
+
+def check_verdicts(cell) -> list[str]:
+    """The verdict lines ("Correct: ...", "Not yet: ...", "Not answered yet: ...") an executed cell shows."""
+    found = []
+    for out in cell.get("outputs", ()):
+        kind = out.get("output_type")
+        text = (out.get("data", {}).get("text/plain") if kind in ("execute_result", "display_data")
+                else out.get("text") if kind == "stream" else None)
+        text = "".join(text) if isinstance(text, list) else (text or "")
+        found += [line for line in text.splitlines() if VERDICT_LINE.match(line)]
+    return found
+
+
+def spoiled_exercises(nb) -> list[str]:
+    """After a Run All, every exercise cell must show "Not answered yet" and nothing else: ``"cell N: ..."`` for
+    each that shows no verdict, or another one (a check that ran on a value, or gave the answer away)."""
+    problems = []
+    for i in exercise_cells(nb):
+        verdicts = check_verdicts(nb.cells[i])
+        if not verdicts:
+            problems.append(f"cell {i}: the check showed no verdict")
+        problems += [f"cell {i}: {line[:200]}" for line in verdicts if "Not answered yet:" not in line]
+    return problems
+
+
 def has_tag(cell, tag: str) -> bool:
     return tag in cell.get("metadata", {}).get("tags", ())

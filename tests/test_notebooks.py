@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from notebook_utils import (TIMES_FILE, budget_for, course_notebooks, errors_shown, execute_notebook, has_tag,
-                            learner_visible_warnings, offline_env, without_progress_bars)
+                            learner_visible_warnings, offline_env, spoiled_exercises, without_progress_bars)
 
 NOTEBOOKS = course_notebooks()
 
@@ -64,6 +64,18 @@ def test_learner_visible_warnings_detects_each_kind():
     assert [f.split(":")[0] for f in found] == ["cell 1", "cell 2", "cell 3", "Output widget abcdef01"]
 
 
+def test_spoiled_exercises_finds_answered_and_silent_checks():
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    for verdict in ("… Not answered yet: Replace `...` in `x` with a number, then run the cell again.",
+                    "✗ Not yet: 5 is too low; try a number above 7.", None):
+        cell = nbformat.v4.new_code_cell("x = ...\ncheck_x(x)")
+        cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": verdict})] if verdict else []
+        nb.cells.append(cell)
+    assert spoiled_exercises(nb) == ["cell 1: ✗ Not yet: 5 is too low; try a number above 7.",
+                                     "cell 2: the check showed no verdict"]
+
+
 def _record_time(name: str, seconds: float) -> None:
     TIMES_FILE.parent.mkdir(exist_ok=True)
     times = json.loads(TIMES_FILE.read_text()) if TIMES_FILE.exists() else {}
@@ -89,4 +101,6 @@ def test_notebook_runs_clean(path: Path, capsys, request):
 
     warnings = learner_visible_warnings(run.nb, run.widget_state)
     assert not warnings, "a learner would see these warnings:\n" + "\n".join(warnings)
+    spoiled = spoiled_exercises(run.nb)
+    assert not spoiled, "after Run All every exercise must say 'Not answered yet' only:\n" + "\n".join(spoiled)
     assert run.seconds <= budget_for(path), f"{path.name} took {run.seconds:.0f} s, budget {budget_for(path)} s"

@@ -80,7 +80,7 @@ def check_hidden(text) -> CheckResult:
     if _sha256(text) == HIDDEN_SHA256:
         return passed(f"Right: {len(HIDDEN_IDS)} ids stand for {len(text.encode('utf-8'))} bytes. Each id above 255 "
                       "is a merge; decode looks its bytes up, merge by merge.")
-    if _sha256(text.strip()) == HIDDEN_SHA256 or _sha256(text + "\n") == HIDDEN_SHA256:
+    if any(_sha256(near) == HIDDEN_SHA256 for near in (text.strip(), text.strip() + "\n", text + "\n")):
         return failed("Nearly: check the whitespace at the ends; decode gives every byte back, the newline too.")
     return failed("That is not the hidden text. Decode with the merges it was encoded with, training_merges() "
                   "(build the vocabulary from them as you did for your own merges), not merges trained on "
