@@ -263,9 +263,32 @@ def test_notebook_02_prose_matches_the_tokenizers(smollm2, qwen2, deepseek):
         assert tok(" x")["input_ids"] != tok("x")["input_ids"]
 
 
+def test_smollm2_digits_as_notebook_02_tells_it(smollm2):
+    """The course's SmolLM2 tokenizer (built by transformers from the GGUF file) has GPT-2's ByteLevel regex and no
+    Digits step; no merge holds an ASCII digit, so the published two-step pre-tokenizer (Digits, then ByteLevel)
+    gives the same ids on real code with numbers."""
+    import inspect
+    import json
+
+    from tokenizers import Tokenizer, pre_tokenizers
+
+    from deepcoder_lib import bpe
+    data = json.loads(smollm2.backend_tokenizer.to_str())
+    assert data["pre_tokenizer"]["type"] == "ByteLevel" and data["pre_tokenizer"]["use_regex"]
+    assert not [m for m in data["model"]["merges"] if regex.search("[0-9]", "".join(m))]
+    assert [c for c, _ in smollm2.backend_tokenizer.pre_tokenizer.pre_tokenize_str(" 12345")] == ["Ġ12345"]
+    published = Tokenizer.from_str(smollm2.backend_tokenizer.to_str())
+    published.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                       pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    for text in (inspect.getsource(bpe), inspect.getsource(tokens), "x = 12345 + 0.5; y = 3.14159e-10"):
+        assert published.encode(text, add_special_tokens=False).ids == smollm2(text)["input_ids"]
+
+
 def test_notebook_01_prose_matches_the_tokenizers(smollm2, qwen2, deepseek):
     """What notebook 01's prose says about special tokens and vocabularies, checked on the real tokenizers."""
-    assert "SmolLM2**'s 17 special tokens (ids 0-16" in _notebook_cell("01_tokenizers.ipynb", "3c880695")
+    doc = (Path(__file__).parents[1] / "docs" / "vocabulary_sizes.md").read_text()  # 01's long note lives there
+    assert "SmolLM2**'s 17 special tokens (ids 0-16" in doc and "docs/vocabulary_sizes.md" in _notebook_cell(
+        "01_tokenizers.ipynb", "3c880695")
     assert "`<|im_start|>` is id 1 for SmolLM2 and 151644 for Qwen2" in _notebook_cell("01_tokenizers.ipynb", "b2c0b923")
     # special tokens: SmolLM2's 17 sit inside its base vocabulary (ids 0-16); <|im_start|> is 1 vs 151644
     added = smollm2.get_added_vocab()
