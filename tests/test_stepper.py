@@ -147,7 +147,7 @@ def test_confidence_view(model, tokenizer):
     view, tokens, probs = stepper.confidence_view(model, tokenizer, PROMPT[0]["content"], max_new_tokens=8)
     assert len(tokens) == len(probs) <= 8
     assert all(0 < float(p) <= 1 for p in probs)
-    assert "hsl(" in view.data
+    assert f"background:{stepper.probability_colour(float(probs[0]))}" in view.data and "title=\"p = " in view.data
 
 
 @pytest.mark.slow
