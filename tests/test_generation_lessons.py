@@ -73,12 +73,12 @@ def test_04_kv_cache_exercise_matches_a_measured_cache(loaded):
 
 
 def test_04_generate_without_settings_gives_20_new_tokens(model, tokenizer):
-    """04: GenerationConfig() sets nothing; generate's fallback max_length=20 becomes 20 NEW tokens."""
+    """04: GenerationConfig() sets nothing; generate's fallback max_length=20 becomes 20 NEW tokens, with a warning."""
     from transformers import GenerationConfig
     assert GenerationConfig().max_length is None and GenerationConfig().do_sample is None
     assert GenerationConfig._get_default_generation_params()["max_length"] == 20
     ids = tokenizer.encode("# write a quick sort algorithm in Python\n", return_tensors="pt")
-    with torch.inference_mode():
+    with pytest.warns(UserWarning, match="model-agnostic default `max_length`"), torch.inference_mode():
         out = model.generate(ids)
     assert out.shape[1] - ids.shape[1] == 20
 
