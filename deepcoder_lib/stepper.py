@@ -138,24 +138,42 @@ def step_through_widget(model, tokenizer, prompt_or_messages, n: int = 8):
 
 
 def probability_colour(prob: float) -> str:
-    """CSS colour for a probability: red (0) -> yellow (0.5) -> green (1), as ``hsl(hue, 80%, 80%)``."""
+    """CSS colour for a probability on matplotlib's cividis scale: dark blue (0) -> grey -> yellow (1).
+
+    Cividis was designed to read the same with red-green colour blindness, and its lightness rises steadily
+    with the probability, so the order also reads in greyscale (a red-to-green scale does neither)."""
     prob = float(prob)
-    if not 0.0 <= prob <= 1.0:
+    if not 0.0 <= prob <= 1.0:  # also refuses nan
         raise ValueError(f"`prob` must be in [0, 1], got {prob}")
-    return f"hsl({round(120 * prob)}, 80%, 80%)"
+    from matplotlib import colormaps
+    red, green, blue, _ = colormaps["cividis"](prob)
+    return "#" + "".join(f"{round(255 * c):02x}" for c in (red, green, blue))
+
+
+def _ink(background: str) -> str:
+    """Black or white text, whichever reads better on the ``#rrggbb`` background (WCAG relative luminance)."""
+    linear = [(c / 12.92) if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+              for c in (int(background[i:i + 2], 16) / 255 for i in (1, 3, 5))]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#000" if luminance > 0.18 else "#fff"
+
+
+def _swatch(text: str, prob: float, title: str = "") -> str:
+    colour = probability_colour(prob)
+    title = f' title="{title}"' if title else ""
+    return f'<span{title} style="background:{colour};color:{_ink(colour)}">{text}</span>'
 
 
 def confidence_html(tokens: list[str], probs) -> str:
-    """Tokens as coloured spans (hover shows the probability); whitespace and newlines kept."""
+    """Tokens on backgrounds that get lighter with their probability (cividis: readable with colour blindness);
+    hovering a token shows its probability as a number. Whitespace and newlines kept."""
     probs = [float(p) for p in probs]
     if len(tokens) != len(probs):
         raise ValueError(f"`tokens` and `probs` must have the same length, got {len(tokens)} and {len(probs)}")
-    spans = [f'<span title="{p:.1%}" style="background:{probability_colour(p)}">{html.escape(t)}</span>'
-             for t, p in zip(tokens, probs)]
-    legend = " ".join(f'<span style="background:{probability_colour(p)}">&nbsp;{p:.0%}&nbsp;</span>'
-                      for p in (0.1, 0.3, 0.5, 0.7, 0.9))
-    return (f'<div>probability the model gave each token: {legend}</div>'
-            f'<pre style="white-space:pre-wrap;line-height:1.6">{"".join(spans)}</pre>')
+    spans = [_swatch(html.escape(t), p, f"p = {p:.1%}") for t, p in zip(tokens, probs)]
+    legend = " ".join(_swatch(f"&nbsp;{p:.0%}&nbsp;", p) for p in (0.1, 0.3, 0.5, 0.7, 0.9))
+    return (f'<div>probability the model gave each token (darker = less sure; hover a token for its number): '
+            f'{legend}</div><pre style="white-space:pre-wrap;line-height:1.6">{"".join(spans)}</pre>')
 
 
 def confidence_view(model, tokenizer, request, **generation_kwargs):

@@ -2,8 +2,6 @@
 the anti-repetition transforms equal transformers' logits processors."""
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
@@ -123,16 +121,3 @@ def test_token_logprobs_stop_at_the_first_of_several_eos_ids(model, inputs):
     full = token_logprobs(model, inputs["input_ids"], answer)
     assert torch.equal(token_logprobs(model, inputs["input_ids"], answer, eos_token_id=[8, 6]), full[:2])
     assert torch.equal(token_logprobs(model, inputs["input_ids"], answer, eos_token_id=7), full[:3])
-
-
-def test_search_checks():
-    """Notebook 06's exercise checks: each wrong answer names what it is instead."""
-    from deepcoder_lib.exercises import nb06
-
-    scores = torch.tensor([-0.5, -0.1, -1.0])
-    assert nb06.check_answer_probability(math.exp(-1.6), scores)
-    assert "log-probability" in nb06.check_answer_probability(-1.6, scores).message
-    assert "product" in nb06.check_answer_probability(float(scores.exp().sum()), scores).message
-    assert nb06.check_penalized(1.6, -2.5)
-    assert "MORE likely" in nb06.check_penalized(1.6, -1.6).message
-    assert "`positive`" in nb06.check_penalized(2.5, -2.5).message

@@ -1,5 +1,4 @@
 """Tests for deepcoder_lib.stepper: widget logic without a browser, and the confidence colours."""
-import re
 
 import pytest
 import torch
@@ -11,15 +10,26 @@ PROMPT = [{"role": "user", "content": "Write a Python function that returns the 
 
 # ---- colour mapping --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("prob, hue", [(0.0, 0), (0.5, 60), (1.0, 120), (0.25, 30), (0.999, 120)])
-def test_probability_colour_hue(prob, hue):
-    """Hue = round(120 x prob): 0 red, 60 yellow, 120 green; e.g. 0.25 -> 30 (orange)."""
-    assert stepper.probability_colour(prob) == f"hsl({hue}, 80%, 80%)"
+def _lightness(css: str) -> float:
+    """Relative luminance (WCAG) of a ``#rrggbb`` colour: what a reader with any colour vision compares."""
+    linear = [(c / 12.92) if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+              for c in (int(css[i:i + 2], 16) / 255 for i in (1, 3, 5))]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
-def test_probability_colour_is_monotonic():
-    hues = [int(re.match(r"hsl\((\d+)", stepper.probability_colour(p / 20)).group(1)) for p in range(21)]
-    assert hues == sorted(hues) and hues[0] == 0 and hues[-1] == 120
+@pytest.mark.parametrize("prob, colour", [(0.0, "#00224e"), (0.5, "#7d7c78"), (1.0, "#fee838")])
+def test_probability_colour_is_cividis(prob, colour):
+    """matplotlib's cividis: dark blue at 0, grey in the middle, yellow at 1 (no red-green axis)."""
+    assert stepper.probability_colour(prob) == colour
+
+
+def test_probability_colour_gets_lighter_with_probability():
+    """Order by lightness, not hue: it reads the same with deuteranopia and in greyscale.
+    The old red-to-green scale failed this (its 30%-90% swatches were all about equally light)."""
+    light = [_lightness(stepper.probability_colour(p / 20)) for p in range(21)]
+    assert light == sorted(light) and light[-1] > 10 * light[0]
+    steps = [light[i + 4] - light[i] for i in range(0, 17, 4)]  # 0.2 apart: every step visibly lighter
+    assert min(steps) > 0.04, steps
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
@@ -28,10 +38,13 @@ def test_probability_colour_rejects_non_probabilities(bad):
         stepper.probability_colour(bad)
 
 
-def test_confidence_html_escapes_and_colours():
+def test_confidence_html_escapes_colours_and_shows_numbers():
     out = stepper.confidence_html(["def", " f", "<x>"], [0.9, 0.1, 1.0])
     assert "&lt;x&gt;" in out and "<x>" not in out
-    assert 'title="10.0%" style="background:hsl(12, 80%, 80%)"> f</span>' in out
+    # the number on hover, and light text on the dark background of an unsure token
+    assert '<span title="p = 10.0%" style="background:#083370;color:#fff"> f</span>' in out
+    assert '<span title="p = 90.0%" style="background:#e5cf52;color:#000">def</span>' in out
+    assert "10%" in out and "90%" in out  # the legend labels its swatches with numbers
     with pytest.raises(ValueError, match="same length"):
         stepper.confidence_html(["a"], [0.1, 0.2])
 
@@ -134,7 +147,7 @@ def test_confidence_view(model, tokenizer):
     view, tokens, probs = stepper.confidence_view(model, tokenizer, PROMPT[0]["content"], max_new_tokens=8)
     assert len(tokens) == len(probs) <= 8
     assert all(0 < float(p) <= 1 for p in probs)
-    assert "hsl(" in view.data
+    assert f"background:{stepper.probability_colour(float(probs[0]))}" in view.data and "title=\"p = " in view.data
 
 
 @pytest.mark.slow

@@ -1,13 +1,14 @@
-"""Checks for notebook 05 (streaming and speed): decoding only the answer, and the least sure token.
+"""Checks for notebook 05 (batches, streaming and speed): decoding only the answer, and counting unsure tokens.
 
 Each check recomputes the answer from the notebook's own objects (the generated ids, the confidence
-view's tokens and probabilities) and says what the value was instead.
+view's probabilities) and says what the value was instead. An untouched placeholder (``...``) gets
+"Not answered yet" and nothing more.
 """
 from __future__ import annotations
 
 import torch
 
-from . import CheckResult, failed, passed
+from . import CheckResult, as_number, failed, not_answered, passed
 
 
 def check_answer_only(tokenizer, output_ids, inputs, answer, *, output_name: str = "chat_out") -> CheckResult:
@@ -16,13 +17,15 @@ def check_answer_only(tokenizer, output_ids, inputs, answer, *, output_name: str
     ``output_name`` is what the notebook calls ``output_ids``, so that the hints name the learner's variable.
     """
     if answer is ...:
-        return failed("Replace `...` with your decoded answer (a str), then run again.")
+        return not_answered("`my_answer`", "the decoded answer (a str)")
+    if isinstance(answer, list) and len(answer) == 1 and isinstance(answer[0], str):
+        return failed("That is a list of one answer (batch_decode returns one str per row): take its [0].")
     if not isinstance(answer, str):
         return failed(f"`answer` must be a str (use tokenizer.decode), got {type(answer).__name__}.")
     n = inputs["input_ids"].shape[1]
     true = tokenizer.decode(output_ids[0, n:], skip_special_tokens=True)
-    if answer == true:
-        return passed("Right: slice off the prompt's tokens, then decode with skip_special_tokens=True.")
+    if answer == true or answer.strip() == true.strip():
+        return passed("Slice off the prompt's tokens, then decode with skip_special_tokens=True.")
     if answer == tokenizer.decode(output_ids[0, n:]):
         return failed("Close: the special tokens (<|im_end|>) are still in. Pass skip_special_tokens=True.")
     if true in answer:
@@ -31,28 +34,26 @@ def check_answer_only(tokenizer, output_ids, inputs, answer, *, output_name: str
                   "with skip_special_tokens=True.")
 
 
-def check_least_sure(token, tokens, probs) -> CheckResult:
-    """``token``: the answer token the model gave the lowest probability, from the confidence view's
-    ``tokens`` (strings) and ``probs`` (one probability each)."""
-    if token is ...:
-        return failed("Replace `...` with the token (a str from `answer_tokens`), then run again.")
+def check_unsure_count(count, probs, *, below: float = 0.5) -> CheckResult:
+    """``count``: how many of the answer's tokens had a probability under ``below`` (``probs``: one per token)."""
+    count = as_number(count, "`my_count`", "7", whole=True)
+    if isinstance(count, CheckResult):
+        return count
     probs = torch.as_tensor(probs, dtype=torch.float64).flatten()
-    if len(tokens) != probs.numel() or not len(tokens):
-        raise ValueError(f"`tokens` and `probs` must be equally long and not empty, got {len(tokens)} and {probs.numel()}")
-    if hasattr(token, "item") or isinstance(token, int):
-        return failed(f"{token!r} looks like a position or an id; give the token itself, answer_tokens[position].")
-    if not isinstance(token, str):
-        return failed(f"`token` must be a str (one of `answer_tokens`), got {type(token).__name__}.")
-    lowest = float(probs.min())
-    least = {t for t, p in zip(tokens, probs.tolist()) if p == lowest}
-    if token in least:
-        return passed(f"Right: {token!r}, p = {lowest:.3f}. argmin over `answer_probs`, then look the position up "
-                      "in `answer_tokens`.")
-    if token not in tokens:
-        return failed(f"{token!r} is not one of the answer's tokens. Take answer_tokens[int(answer_probs.argmin())].")
-    highest = float(probs.max())
-    if any(t == token and p == highest for t, p in zip(tokens, probs.tolist())):
-        return failed(f"{token!r} is the token the model was MOST sure of (p = {highest:.3f}): take argmin, not argmax.")
-    mine = max(p for t, p in zip(tokens, probs.tolist()) if t == token)
-    return failed(f"{token!r} had p = {mine:.3f}; some token had less ({lowest:.3f}). "
-                  "Take answer_tokens[int(answer_probs.argmin())].")
+    if not probs.numel():
+        raise ValueError("`probs` must hold one probability per token, got an empty sequence")
+    truth = int((probs < below).sum())
+    n = probs.numel()
+    if count == truth:
+        return passed(f"{truth} of {n} tokens had p < {below:g}: at those steps the other candidates together "
+                      "were more likely than greedy's pick, so sampling would often have written something else.")
+    if count == n - truth:
+        return failed(f"{count} is the number of tokens at or above {below:g}: count those BELOW it, (answer_probs < {below:g}).sum().")
+    if count == int((probs <= below).sum()) and count != truth:
+        return failed(f"Strictly below {below:g}: use <, not <=.")
+    if count == n:
+        return failed(f"{n} is every token of the answer; count only those with a probability below {below:g}.")
+    if count < 0 or count > n:
+        return failed(f"The answer has {n} tokens, so the count is between 0 and {n}; got {count}.")
+    return failed(f"{count} is not it. Compare answer_probs with {below:g} (a tensor of True/False) and count the "
+                  "True ones, e.g. with .sum().")
