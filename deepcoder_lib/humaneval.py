@@ -68,11 +68,9 @@ def is_body(code: str) -> bool:
     return first[:1] in (" ", "\t")
 
 
-def program_files(task: dict, code: str) -> tuple[dict[str, str], list[str]]:
-    """The harness's files and hidden tests for ``code``: prompt.py (run first), solution.py, then check()."""
-    files = {"solution.py": task["prompt"] + code} if is_body(code) else \
-        {"prompt.py": task["prompt"], "solution.py": code}
-    return files, [task["test"], f"check({task['entry_point']})"]
+def answer_files(task: dict, code: str) -> dict[str, str]:
+    """The files the answer's process loads, in this order: prompt.py (when the answer is a whole function), solution.py."""
+    return {"solution.py": task["prompt"] + code} if is_body(code) else {"prompt.py": task["prompt"], "solution.py": code}
 
 
 def missing_entry_point(task: dict, code: str) -> str:
