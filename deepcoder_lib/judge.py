@@ -238,10 +238,9 @@ def grade(task: dict, code: str, *, timeout: float = 10.0) -> tuple[bool, str, s
     if status == "fail":
         return False, "wrong", verdict["reason"], detail
     if status == "stopped":
-        category = "timeout" if run.timed_out else "error"
-        reason = f"{run.verdict}: the answer did not finish {call}" if run.timed_out else \
-            f"the answer's process ended during {call} ({run.verdict if not run.ok else 'it exited early'})"
-        return False, category, reason, detail
+        during = f"while the tests' call {call} ran" if results else "before the tests could call it (while loading)"
+        why = run.verdict if not run.ok else "exit status 0: the answer exited early"
+        return False, "timeout" if run.timed_out else "error", f"the answer's process ended {during}: {why}", detail
     if status == "bad":
         return False, "error", f"the answer's process wrote a result the grader cannot read ({verdict['message']})", detail
     return False, "error", f"the judge could not finish on the answer's results ({verdict.get('message', '')})", detail

@@ -106,7 +106,7 @@ def decode(v, handle=None, depth=0):
         pairs = [(decode(k, handle, depth + 1), decode(e, handle, depth + 1)) for k, e in rest[-1]]
         if tag == "defaultdict":
             return defaultdict(_FACTORIES[rest[0]] if rest[0] else None, pairs)
-        return {"dict": dict, "OrderedDict": OrderedDict, "Counter": Counter}[tag](pairs)
+        return {"dict": dict, "OrderedDict": OrderedDict, "Counter": Counter}[tag](dict(pairs) if tag == "Counter" else pairs)
     if tag == "Fraction":
         return Fraction(int(rest[0], 16), int(rest[1], 16))
     if tag == "Decimal":
@@ -191,8 +191,6 @@ def _raise(name, message):
         raise NotPlain(message)
     kind = getattr(builtins, name, None)
     if isinstance(kind, type) and issubclass(kind, BaseException) and kind.__module__ == "builtins":
-        if issubclass(kind, (SystemExit, KeyboardInterrupt, GeneratorExit)):
-            raise AnswerStopped(f"the answer raised {name}({message!r})")
         raise kind(message)
     raise AnswerError(f"{name}: {message}")
 
