@@ -1,8 +1,9 @@
 """Measure text-to-code: sample answers to a task suite, run them in the sandbox, compute pass@k.
 
 The tasks are data (``data/tasks/*.json``, one file per task: a request plus hidden tests), so a
-teacher adds one by copying a file. ``sandbox.py`` runs the code, ``webcheck.py`` checks Flask and
-HTML answers; this module generates (batched chat-template + ``generate``), grades, and summarises.
+teacher adds one by copying a file. ``sandbox.py`` runs the code, ``judge.py`` decides a Python answer's
+verdict in a process the answer never runs in (docs/grading.md), ``webcheck.py`` checks Flask and HTML
+answers; this module generates (batched chat-template + ``generate``), grades, and summarises.
 ``python -m deepcoder_lib evaluate --help`` (evaluation_cli.py) runs a suite and writes a CSV. The suites:
 "course" (those files) and "humaneval" (humaneval.py). pass@k and its bootstrap band: passk.py.
 """

@@ -25,6 +25,7 @@ from pathlib import Path
 from .sandbox import run_code
 
 MAX_ROUNDS = 5
+MAX_ROUNDS_UNREFERENCED = 30  # without a reference each round adds one call (notebook 09's and 14's own tests)
 MAX_OUTPUT = 2_000_000  # characters of results the runner may write (a run past it is killed: "error")
 RECORD_TIMEOUT = 60.0
 JUDGE_TIMEOUT = 30.0
@@ -131,22 +132,37 @@ def _emitted(run) -> dict | None:
         return None
 
 
+def _trusted(program: str, data: dict, timeout: float):
+    """Run the recorder or the judge; (record or None, RunResult). Tried up to 3 times when it wrote nothing:
+    a sandbox that could not start (e.g. EAGAIN from setuid when many runs share user nobody) is not a verdict."""
+    for _ in range(3):
+        run = run_code(_runtime() + program, stdin=json.dumps(data), timeout=timeout, max_output=MAX_OUTPUT)
+        record = _emitted(run)
+        if record is not None or run.timed_out:
+            return record, run
+    return None, run
+
+
 _PLANS: dict[str, dict] = {}
 
 
 def reference_plan(task: dict) -> dict:
-    """The operations the hidden tests make on the task's reference solution and its results (cached per task)."""
+    """The operations the hidden tests make on the task's reference solution and its results (cached per task).
+
+    A task without a ``solution`` gets an empty plan: ``grade`` then learns the calls from the answer itself,
+    one more per round (slower, as secure: the answer still sees only the inputs of the calls).
+    """
     spec, solution = hidden_tests(task), task.get("solution")
-    if not solution:
-        raise ValueError(f"task {task.get('name')!r} has no `solution`: the grader runs the hidden tests on the "
-                         "reference solution to learn which calls to make; add one (see data/tasks/README.md)")
+    if not solution:  # no reference (a learner's own tests): the calls are learned from the answer, round by round
+        return {"ops": [], "results": [], "rounds": MAX_ROUNDS_UNREFERENCED}
     key = hashlib.sha256(json.dumps([spec, solution]).encode()).hexdigest()
     if key not in _PLANS:
-        run = run_code(_runtime() + _RECORDER, stdin=json.dumps({"spec": spec, "solution": solution}),
-                       timeout=RECORD_TIMEOUT, max_output=MAX_OUTPUT)
-        plan = _emitted(run)
-        if plan is None or plan.get("status") != "pass":
-            why = plan.get("reason") or plan.get("message") if plan else f"{run.verdict}: {run.stderr.strip()[-500:]}"
+        plan, run = _trusted(_RECORDER, {"spec": spec, "solution": solution}, RECORD_TIMEOUT)
+        if plan is None:
+            raise RuntimeError(f"task {task.get('name')!r}: the sandboxed run of its reference solution failed three times "
+                               f"({run.verdict}: {run.stderr.strip()[-300:]})")
+        if plan.get("status") != "pass":
+            why = plan.get("reason") or plan.get("message")
             raise RuntimeError(f"task {task.get('name')!r}: its reference solution does not pass its own hidden tests "
                                f"under the grader ({why}); fix the task's `solution` or `tests`")
         _PLANS[key] = plan
@@ -207,30 +223,32 @@ def grade(task: dict, code: str, *, timeout: float = 10.0) -> tuple[bool, str, s
     plan, spec = reference_plan(task), hidden_tests(task)
     files = _answer_files(task, code)
     guard = _guard_source() if task["kind"] == "humaneval" else ""
-    ops = plan["ops"]
-    for _ in range(MAX_ROUNDS):
-        run = run_code(_runtime() + _RUNNER, files=files, stdin=json.dumps({"ops": ops, "guard": guard}),
-                       timeout=timeout, max_output=MAX_OUTPUT)
+    ops, rounds = plan["ops"], plan.get("rounds", MAX_ROUNDS)
+    for _ in range(rounds):
+        for _ in range(2):  # once more if the sandbox itself failed to start (its boot code, before main.py)
+            run = run_code(_runtime() + _RUNNER, files=files, stdin=json.dumps({"ops": ops, "guard": guard}),
+                           timeout=timeout, max_output=MAX_OUTPUT)
+            if run.stdout or run.ok or 'File "<string>"' not in run.stderr:
+                break
         results, ended, load_error = _read_results(run.stdout, len(ops))
         printed = run.stderr.strip()[-2000:]
         if load_error is not None:
             where = f" ({load_error['where']})" if load_error.get("where") else ""
             return False, "error", f"raised while loading: {load_error['load_error']}{where}", printed
-        if ended and ops == plan["ops"] and results == plan["results"]:
+        if ended and plan["ops"] and ops == plan["ops"] and results == plan["results"]:
             return True, "pass", "HumanEval's check() passed" if task["kind"] == "humaneval" else \
                 f"all {len(spec['tests'])} hidden tests passed", printed
         stopped = (f"the answer's process stopped before it answered the tests' call: {run.verdict}" if not run.ok
                    else "the answer's process ended before it answered the tests' call (it exited early)")
-        judged = run_code(_runtime() + _JUDGE, stdin=json.dumps({"spec": spec, "ops": ops, "results": results,
-                                                                 "stopped": stopped}),
-                          timeout=JUDGE_TIMEOUT, max_output=MAX_OUTPUT)
-        verdict = _emitted(judged) or {"status": "judge", "message": judged.verdict}
+        verdict, judged = _trusted(_JUDGE, {"spec": spec, "ops": ops, "results": results, "stopped": stopped},
+                                   JUDGE_TIMEOUT)
+        verdict = verdict or {"status": "judge", "message": f"{judged.verdict}: {judged.stderr.strip()[-300:]}"}
         if verdict["status"] != "need":
             break
         ops = verdict["ops"]
     else:
         return False, "error", f"the hidden tests' calls depend on the answer's results more than the grader follows " \
-                               f"({MAX_ROUNDS} rounds)", printed
+                               f"({rounds} rounds)", printed
     status, last = verdict["status"], verdict.get("last", -1)
     call = describe(ops, last) if 0 <= last < len(ops) else ""
     detail = printed

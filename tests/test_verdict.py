@@ -208,9 +208,14 @@ def test_the_judge_replays_what_one_process_would_see(task, code, passed):
     assert check_answer(task, fenced(code)).passed is passed
 
 
-def test_a_task_without_a_reference_is_refused():
-    with pytest.raises(ValueError, match="has no `solution`"):
-        judge.reference_plan({**MUTATES, "name": "x", "solution": ""})
+@pytest.mark.parametrize("code, passed", [(MUTATES["solution"], True), ("def sorted_copy(xs):\n    return xs\n", False),
+                                          (CHEATS["objects lying in __eq__"]["equal to everything"]
+                                           .replace("circle_area", "sorted_copy"), False)])
+def test_a_task_without_a_reference_learns_the_calls_from_the_answer(code, passed):
+    # notebook 09's exercise and notebook 14's held-out tests have no reference solution
+    task = {**MUTATES, "name": "no reference", "solution": ""}
+    assert judge.reference_plan(task)["ops"] == []
+    assert check_answer(task, fenced(code)).passed is passed
 
 
 def test_a_reference_that_fails_its_own_tests_is_named():
