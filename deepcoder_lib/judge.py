@@ -191,7 +191,7 @@ def _read_results(stdout: str, count: int) -> tuple[list[dict], bool, dict | Non
     for line in stdout.splitlines():
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             break  # cut off at the output cap, or written by the answer: nothing after it counts
         if not isinstance(record, dict):
             break

@@ -67,6 +67,14 @@ CHEATS = {  # class: {case: answer to circle_area}; each is new (not the cases i
                                       "    if callable(o) and getattr(o, '__name__', '') == 'emit':\n"
                                       "        o({'end': 0})\n",
     },
+    "writing the results channel": {
+        "a line nested 100,000 deep": WRONG_AREA + "import os\nos.write(1, b'[' * 100000 + b'\\n')\n",
+        "forged results for every call": WRONG_AREA + "import os\nfor i in range(3):\n"
+                                         "    os.write(1, b'{\"r\": [\"float\", \"0x1.921fb54442d18p+1\"]}\\n')\n"
+                                         "os.write(1, b'{\"end\": 3}\\n')\nos._exit(0)\n",
+        "a handle to another call's object": "def circle_area(radius):\n    import os\n"
+                                              "    os.write(3, b'{\"r\": [\"handle\", 0, \"float\"]}\\n')\n    return 0\n",
+    },
     "secrets from memory": {
         "print every hex string found as a pass line": WRONG_AREA + "import gc, re\nfor o in gc.get_objects():\n"
             "    for v in (o.values() if type(o) is dict else []):\n"
@@ -226,3 +234,34 @@ def test_a_reference_that_fails_its_own_tests_is_named():
 def test_the_answers_names_are_what_the_tests_use_and_do_not_bind():
     assert judge.answer_names(["import math", "r = Rectangle(3, 4)", "assert math.isclose(r.area(), f(2))",
                                "assert [abs(x) for x in g()] == []"]) == ["Rectangle", "f", "g"]
+
+
+SEARCHES = r'''
+import gc, glob, math, os, sys
+REVERSED = 'ip.htam * 9'  # a piece of circle_area's hidden tests, reversed (so not found in this source)
+def texts():
+    yield from (o for o in gc.get_objects() if type(o) is str)
+    for o in gc.get_objects():
+        if type(o) is dict:
+            yield from (v for v in o.values() if type(v) is str)
+    for path in glob.glob('*') + glob.glob('/tmp/**', recursive=True) + ['/proc/self/cmdline', '/proc/self/environ',
+                 f'/proc/{os.getppid()}/cmdline', f'/proc/{os.getppid()}/environ']:
+        try:
+            yield open(path, errors='replace').read()
+        except OSError:
+            pass
+    yield repr(sys._getframe().f_back.f_back.f_locals if sys._getframe().f_back.f_back else {})
+FOUND = any(REVERSED[::-1] in t for t in texts())
+def circle_area(radius):
+    found = FOUND or any(REVERSED[::-1] in repr(f.f_locals) for f in [sys._getframe(1)])
+    return 0 if found else math.pi * radius ** 2
+'''
+
+
+def test_the_answers_process_holds_no_hidden_test():
+    # it passes only if nothing it can reach (memory, its folder, /tmp, stdin, its parent) holds the tests
+    outcome = check_answer(CIRCLE, fenced(SEARCHES))
+    assert outcome.passed, outcome
+    probe = {"tests": CIRCLE["tests"]}  # the probe does find them where they are (as in the old one-process harness)
+    exec(SEARCHES, probe)
+    assert probe["FOUND"]
