@@ -114,7 +114,8 @@ def cost(repeats: int = 10) -> dict:
                  stdin=nonce + "\n", timeout=10)
 
     figures = {}
-    for label, fn in (("old harness, right answer", lambda: old(right)), ("old harness, wrong answer", lambda: old(wrong)),
+    for label, fn in (("bare sandbox run (run_code('pass'))", lambda: run_code("pass")),
+                      ("old harness, right answer", lambda: old(right)), ("old harness, wrong answer", lambda: old(wrong)),
                       ("judge, right answer (1 run)", lambda: check_answer(task, f"```python\n{right}```")),
                       ("judge, wrong answer (2 runs)", lambda: check_answer(task, f"```python\n{wrong}```"))):
         times = []
