@@ -265,3 +265,14 @@ def test_the_answers_process_holds_no_hidden_test():
     probe = {"tests": CIRCLE["tests"]}  # the probe does find them where they are (as in the old one-process harness)
     exec(SEARCHES, probe)
     assert probe["FOUND"]
+
+
+@pytest.mark.parametrize("code", [
+    "import os\ndef strlen(string):\n    os.getcwd()\n    return len(string)\n",
+    "import subprocess\ndef strlen(string):\n    subprocess.run(['true'])\n    return len(string)\n",
+    "def strlen(string):\n    exit\n    return len(string) if exit is not None else 0\n",
+])
+def test_humaneval_answers_run_under_the_references_own_guard(code):
+    # reliability_guard disables os.getcwd, subprocess.Popen, exit...: an answer that needs them fails in both
+    assert not reference("HumanEval/23", code)
+    assert not check_answer(HUMANEVAL["HumanEval/23"], fenced(code)).passed
