@@ -20,6 +20,7 @@ import builtins
 import functools
 import hashlib
 import json
+import time
 from pathlib import Path
 
 from .sandbox import run_code
@@ -133,13 +134,14 @@ def _emitted(run) -> dict | None:
 
 
 def _trusted(program: str, data: dict, timeout: float):
-    """Run the recorder or the judge; (record or None, RunResult). Tried up to 3 times when it wrote nothing:
+    """Run the recorder or the judge; (record or None, RunResult). Tried up to 4 times when it wrote nothing:
     a sandbox that could not start (e.g. EAGAIN from setuid when many runs share user nobody) is not a verdict."""
-    for _ in range(3):
+    for attempt in range(4):
         run = run_code(_runtime() + program, stdin=json.dumps(data), timeout=timeout, max_output=MAX_OUTPUT)
         record = _emitted(run)
         if record is not None or run.timed_out:
             return record, run
+        time.sleep(0.5 * 2 ** attempt)  # other runs as user nobody may hold its process limit for a moment
     return None, run
 
 
@@ -159,7 +161,7 @@ def reference_plan(task: dict) -> dict:
     if key not in _PLANS:
         plan, run = _trusted(_RECORDER, {"spec": spec, "solution": solution}, RECORD_TIMEOUT)
         if plan is None:
-            raise RuntimeError(f"task {task.get('name')!r}: the sandboxed run of its reference solution failed three times "
+            raise RuntimeError(f"task {task.get('name')!r}: the sandboxed run of its reference solution failed four times "
                                f"({run.verdict}: {run.stderr.strip()[-300:]})")
         if plan.get("status") != "pass":
             why = plan.get("reason") or plan.get("message")
@@ -225,11 +227,12 @@ def grade(task: dict, code: str, *, timeout: float = 10.0) -> tuple[bool, str, s
     guard = _guard_source() if task["kind"] == "humaneval" else ""
     ops, rounds = plan["ops"], plan.get("rounds", MAX_ROUNDS)
     for _ in range(rounds):
-        for _ in range(2):  # once more if the sandbox itself failed to start (its boot code, before main.py)
+        for attempt in range(4):  # again if the sandbox itself failed to start (its boot code, before main.py)
             run = run_code(_runtime() + _RUNNER, files=files, stdin=json.dumps({"ops": ops, "guard": guard}),
                            timeout=timeout, max_output=MAX_OUTPUT)
             if run.stdout or run.ok or 'File "<string>"' not in run.stderr:
                 break
+            time.sleep(0.5 * 2 ** attempt)
         results, ended, load_error = _read_results(run.stdout, len(ops))
         printed = run.stderr.strip()[-2000:]
         if load_error is not None:
