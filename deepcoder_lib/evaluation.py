@@ -1,8 +1,9 @@
 """Measure text-to-code: sample answers to a task suite, run them in the sandbox, compute pass@k.
 
 The tasks are data (``data/tasks/*.json``, one file per task: a request plus hidden tests), so a
-teacher adds one by copying a file. ``sandbox.py`` runs the code, ``webcheck.py`` checks Flask and
-HTML answers; this module generates (batched chat-template + ``generate``), grades, and summarises.
+teacher adds one by copying a file. ``sandbox.py`` runs the code, ``judge.py`` decides a Python answer's
+verdict in a process the answer never runs in (docs/grading.md), ``webcheck.py`` checks Flask and HTML
+answers; this module generates (batched chat-template + ``generate``), grades, and summarises.
 ``python -m deepcoder_lib evaluate --help`` (evaluation_cli.py) runs a suite and writes a CSV. The suites:
 "course" (those files) and "humaneval" (humaneval.py). pass@k and its bootstrap band: passk.py.
 """
@@ -11,14 +12,14 @@ from __future__ import annotations
 import csv
 import json
 import re
-import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from .passk import pass_at_k  # noqa: F401  (re-exported: notebook 10 imports it from here)
 from .passk import estimate, samples_needed
-from .sandbox import extract_code, run_code
+from .judge import grade
+from .sandbox import extract_code
 from .webcheck import check_flask_app, check_html_page
 
 TASKS_DIR = Path(__file__).parent / "data" / "tasks"
@@ -28,49 +29,6 @@ EXAMPLE = ("Write a Python function `square(x)` that returns x squared.",
            "```python\ndef square(x):\n    return x * x\n```")
 PROMPT_STYLES = ("plain", "system", "example")
 SUITES = ("course", "humaneval")
-RESULT_MARK = "DEEPCODER-RESULT"
-# The answer is loaded first (after prompt.py, a HumanEval prompt, when there is one); the hidden tests then
-# run in a namespace built after loading, with the builtins as they were before the answer ran (so `abs = ...`
-# or `builtins.abs = ...` cannot fake a pass), through `exec` and `os.write` saved before it ran. Only the
-# harness knows the per-run nonce (read from stdin, which then reads /dev/null), and it writes the pass line
-# itself after the last test returned. Exit codes and printed text never count. Known limit: code that walks
-# the interpreter's frames or objects could find the nonce, and modules (math, ...) are shared.
-_TEST_HARNESS = r'''
-import builtins, json, os, sys, traceback
-def main():
-    nonce = sys.stdin.readline().strip()
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # input() now meets EOF, not the nonce
-    write, out, fresh, run, tracers = os.write, os.dup(1), dict(builtins.__dict__), exec, (sys.settrace, sys.setprofile)
-    tests = json.load(open("tests.json"))
-    sources = [(name, open(name).read()) for name in ("prompt.py", "solution.py") if os.path.exists(name)]
-    ns = {"__name__": "solution"}
-    try:
-        for name, source in sources:
-            run(compile(source, name, "exec"), ns)
-    except BaseException:
-        traceback.print_exc(limit=-2)
-        print("error while loading the code", file=sys.stderr)
-        return
-    for off in tracers:
-        off(None)  # a trace function left by the answer could skip the tests' lines
-    env = {k: v for k, v in ns.items() if not k.startswith("__") and k not in fresh}
-    env.update(__builtins__=dict(fresh), __name__="hidden_tests")
-    for i, test in enumerate(tests):
-        try:
-            run(compile(test, f"hidden test {i}", "exec"), env)
-        except BaseException as e:
-            traceback.print_exc(limit=-1)
-            frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith("hidden test ")]
-            line = (tests[int(frames[-1].filename.split()[-1])].splitlines()[frames[-1].lineno - 1].strip()
-                    if frames else test)
-            print(f"hidden test failed: {line}" + ("" if isinstance(e, AssertionError) else f" ({type(e).__name__})"),
-                  file=sys.stderr)
-            return
-    write(out, ("\nDEEPCODER-RESULT " + nonce + " PASS\n").encode())
-main()
-'''
-
-
 def load_tasks(names=None, folder: str | Path | None = None, *, suite: str = "course") -> list[dict]:
     """The tasks of ``suite``, or only those in ``names`` (task names, or slices such as "0:20").
 
@@ -173,26 +131,11 @@ def check_answer(task: dict, answer: str, *, timeout: float = 10.0) -> Outcome:
                     "error" if "raised while loading" in check.message or "did not finish" in check.message
                     else "wrong")
         return Outcome(False, category, check.message.splitlines()[-1][:300], check.message, code)
-    files, tests = {"solution.py": code}, task.get("tests")
-    if task["kind"] == "humaneval":
-        from . import humaneval
-        files, tests = humaneval.program_files(task, code)
-    nonce = secrets.token_hex(16)
-    run = run_code(_TEST_HARNESS, files={**files, "tests.json": json.dumps(tests)}, stdin=nonce + "\n",
-                   timeout=timeout)
-    passed = f"{RESULT_MARK} {nonce} PASS" in run.stdout.splitlines()  # read only after the process ended
-    if passed and not run.timed_out:
-        what = "HumanEval's check() passed" if task["kind"] == "humaneval" else f"all {len(tests)} hidden tests passed"
-        return Outcome(True, "pass", what, run.stderr, code)
-    if run.timed_out:
-        return Outcome(False, "timeout", run.verdict, run.stderr, code)
-    last = (run.stderr.strip().splitlines() or [run.verdict if not run.ok else
-                                                "the tests did not report a pass (the code ended the run early?)"])[-1]
-    category = "wrong" if last.startswith("hidden test failed") else "error"
-    reason = last if category == "wrong" else (run.stderr.strip().splitlines()[-2:-1] or [run.verdict])[0]
+    passed, category, reason, detail = grade(task, code, timeout=timeout)
     if task["kind"] == "humaneval" and category == "wrong":
+        from . import humaneval
         reason = humaneval.missing_entry_point(task, code) or reason
-    return Outcome(False, category, reason.strip(), run.stderr, code)
+    return Outcome(passed, category, reason, detail, code)
 
 
 def evaluate(model, tokenizer, tasks: list[dict], *, temperatures=(0.0,), n: int = 1, styles=("system",),

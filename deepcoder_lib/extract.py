@@ -20,6 +20,8 @@ from dataclasses import dataclass
 _FENCE_LINE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n`]*$")
 _ALIASES = {"python": {"python", "py", "python3", "py3"}, "html": {"html", "htm"},
             "javascript": {"javascript", "js"}}
+# a fence after text on the same line: "Here it is: ```python" (opens) or "    return x```" (closes)
+_FENCE_AFTER_TEXT = re.compile(r"^(?P<text>[^`]*?\S)[ \t]*(?P<fence>```[ \t]*[\w+#.-]*)[ \t]*$")
 _CODE_START = re.compile(r"^(def |class |import |from \S+ import |@\w|async def |if __name__|[A-Za-z_]\w* = )")
 
 
@@ -54,13 +56,37 @@ def _unfenced(lines: list[str]) -> str | None:
     return "\n".join(lines[start:]).strip() + "\n"  # cut off mid-statement: let the run say SyntaxError
 
 
+def _tag(line: str, word: str) -> str:
+    """The fence's language; "" for a closing fence followed by prose ("``` Hope this helps!")."""
+    words = line.strip()[3:].split()
+    known = word in set().union(*_ALIASES.values()) or word in ("bash", "sh", "json", "text", "css", "sql")
+    return word if len(words) <= 1 or known else ""
+
+
+def _why_none(kinds: set[str], language: str) -> str:
+    """Why no block held code, in one plain clause: other languages, empty blocks, interpreter sessions."""
+    parts = []
+    others = sorted(kinds - {"empty", "transcript"})
+    if others:
+        parts.append(f"its code blocks are tagged {' and '.join(others)} but none tagged {language!r}")
+    if "empty" in kinds:
+        parts.append("its code blocks are empty" if not parts else "the others are empty")
+    if "transcript" in kinds:
+        parts.append(("the others hold" if parts else "its code blocks hold") +
+                     " interpreter sessions (lines starting with >>>: examples of calls, not code to run)")
+    return "; ".join(parts)
+
+
 def extract(text: str, language: str = "python") -> Extraction:
     """The ``language`` code in ``text`` and how it was found (rules in the module docstring)."""
     if not isinstance(text, str):
         raise ValueError(f"`text` must be the model's answer as a str, got {type(text).__name__}")
     wanted = _ALIASES.get(language.lower(), {language.lower()})
-    lines = text.splitlines()
-    fences = [(i, m.group(1).lower()) for i, line in enumerate(lines) if (m := _FENCE_LINE.match(line))]
+    lines = []
+    for line in text.splitlines():  # a fence that follows text on its line starts its own line, as a person reads it
+        found = _FENCE_AFTER_TEXT.match(line)
+        lines += [found["text"], found["fence"]] if found else [line]
+    fences = [(i, _tag(line, m.group(1).lower())) for i, line in enumerate(lines) if (m := _FENCE_LINE.match(line))]
     blocks, open_at, tags = [], None, set()
     for number, (i, tag) in enumerate(fences):
         if open_at is None:
@@ -81,9 +107,9 @@ def extract(text: str, language: str = "python") -> Extraction:
         blocks.append((open_tag, open_at, len(lines), False))
     found = []
     for tag, start, end, closed in blocks:
-        tags.add(tag or "untagged")
         indent = len(lines[start]) - len(lines[start].lstrip(" ")) if start >= 0 else 0
         body = "\n".join(_dedent(line, indent) for line in lines[start + 1:end]).strip("\n")
+        tags.add(tag if tag and tag not in wanted else "transcript" if body.lstrip().startswith(">>>") else "empty")
         if body.lstrip().startswith(">>>"):
             continue  # an interpreter transcript (>>> calls and their output): an example, not the code
         if (tag in wanted or not tag) and body.strip():
@@ -96,8 +122,8 @@ def extract(text: str, language: str = "python") -> Extraction:
         if code is not None:
             return Extraction(code, "unfenced")
     if blocks:
-        raise ValueError(f"no {language} code in the answer: it has code blocks tagged {', '.join(sorted(tags))} "
-                         f"but none tagged {language!r} (or they are empty, or >>> transcripts)")
+        raise ValueError(f"no {language} code in the answer: {_why_none(tags, language)}. "
+                         f"Ask the model for one ```{language} code block.")
     raise ValueError(f"no {language} code in the answer: no ``` fence and no line that starts like code "
                      f"(def, class, import, name = ...). Ask the model for one ```{language} code block.")
 

@@ -10,23 +10,20 @@ problem's ``prompt``, ``entry_point``, ``test`` (the program that defines ``chec
 
 HumanEval prompts are completions: imports, a signature and a docstring, to be continued by a base
 model. A chat model is asked instead for the whole function in one ```python block (``REQUEST``).
-How an answer becomes the program that ``check`` runs against (``program_files``):
-  * the reference executes ``prompt + completion``. For an answer that is a body (its first line is
-    indented) we do exactly that;
-  * for an answer that is a whole function we run the full prompt first and the answer after it, in
-    the same namespace. The prompt's stub (a def whose body is its docstring) is valid Python and the
-    answer's def replaces it, so this equals the reference's ``prompt + answer``. Running the whole
-    prompt, not only its imports, matters: ``check`` of HumanEval/38 and /50 calls the prompt's helper
-    (``encode_cyclic``, ``encode_shift``) and /32's calls ``poly``; an answer that leaves out the
-    prompt's ``from typing import List`` still runs. An answer without the entry point leaves the stub,
-    which returns None and fails, as in the reference; the reason then says so.
-``evaluation.check_answer`` runs that program in ``sandbox.run_code`` through the suite's nonce harness
-(the pass line is written by the harness after ``check`` returns; hidden code runs with the builtins
-as they were before the answer). Where the two executors differ, ours is stricter: an answer that
-patches ``builtins.abs`` or shadows ``abs`` makes the reference's ``check`` of HumanEval/4 pass a wrong
-answer; here it fails. tests/test_humaneval.py checks that both agree on the canonical solutions and
-on wrong and hostile answers. Known limit (both executors): modules are shared, so an answer that
-patches ``math.fabs`` is seen by ``check``.
+How an answer is loaded (``answer_files``), as the reference executes ``prompt + completion``:
+  * an answer that is a body (its first line is indented) is appended to the prompt;
+  * an answer that is a whole function runs after the full prompt, in the same namespace. The prompt's
+    stub (a def whose body is its docstring) is valid Python and the answer's def replaces it, so this
+    equals the reference's ``prompt + answer``; an answer that leaves out the prompt's ``from typing
+    import List`` still runs. An answer without the entry point leaves the stub, which returns None and
+    fails, as in the reference; the reason then says so (``missing_entry_point``).
+``check(candidate)`` itself never runs in the answer's process (judge.py): the answer's process applies
+HumanEval's own ``reliability_guard``, loads the answer, and only performs the calls that ``check`` made on
+the canonical solution; a judge process runs ``check`` on its results, with the prompt's own helpers
+(``poly``, ``encode_cyclic``) and its own modules. So the tricks that fool the reference executor (a
+patched ``math.fabs``, a redefined ``encode_cyclic``, a shadowed or patched builtin, an object whose
+``__eq__`` says yes) fail here; tests/test_verdict.py and docs/grading.md list them, and
+benchmarks/bench_verdict.py measures the agreement on every stored program.
 """
 from __future__ import annotations
 
@@ -68,11 +65,9 @@ def is_body(code: str) -> bool:
     return first[:1] in (" ", "\t")
 
 
-def program_files(task: dict, code: str) -> tuple[dict[str, str], list[str]]:
-    """The harness's files and hidden tests for ``code``: prompt.py (run first), solution.py, then check()."""
-    files = {"solution.py": task["prompt"] + code} if is_body(code) else \
-        {"prompt.py": task["prompt"], "solution.py": code}
-    return files, [task["test"], f"check({task['entry_point']})"]
+def answer_files(task: dict, code: str) -> dict[str, str]:
+    """The files the answer's process loads, in this order: prompt.py (when the answer is a whole function), solution.py."""
+    return {"solution.py": task["prompt"] + code} if is_body(code) else {"prompt.py": task["prompt"], "solution.py": code}
 
 
 def missing_entry_point(task: dict, code: str) -> str:

@@ -27,6 +27,13 @@ DEF = "def add(a, b):\n    return a + b\n"
     ("```python\n" + DEF + "```\nExample:\n```python\n>>> add(1, 2)\n3\n```", DEF, "fenced"),
     # unfenced def cut off at the token limit: returned, so the run reports the SyntaxError
     ("def add(a, b):\n    return (a +", "def add(a, b):\n    return (a +\n", "unfenced"),
+    # a fence after text on the same line opens a block, as a person reads it (issue 23)
+    ("Here it is: ```python\n" + DEF + "```\nDone.", DEF, "fenced"),
+    ("Sure, here you go:```py\n" + DEF + "```", DEF, "fenced"),
+    ("Here it is: ```\n" + DEF + "```", DEF, "fenced"),
+    # a closing fence right after the last code line, or followed by prose on its line
+    ("```python\ndef add(a, b):\n    return a + b```\nThat is all.", DEF, "fenced"),
+    ("```python\n" + DEF + "``` Hope this helps!\n```python\nadd(1, 2)\n```", DEF + "\nadd(1, 2)\n", "fenced"),
 ])
 def test_answer_shapes(text, code, how):
     found = extract(text)
@@ -35,14 +42,23 @@ def test_answer_shapes(text, code, how):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("I cannot help with that.", "no ``` fence and no line that starts like code"),
-    ("```\n```\n```python\n```", "or they are empty"),
-    ("```python\n>>> add(1, 2)\n3\n```", "or >>> transcripts"),
-    ("```js\nconsole.log(1)\n```", "tagged js but none tagged 'python'"),
+    ("I cannot help with that.", "no python code in the answer: no ``` fence and no line that starts like code "
+                                 "(def, class, import, name = ...). Ask the model for one ```python code block."),
+    ("```\n```\n```python\n```", "no python code in the answer: its code blocks are empty. Ask the model for one "
+                                 "```python code block."),
+    ("```python\n>>> add(1, 2)\n3\n```", "no python code in the answer: its code blocks hold interpreter sessions "
+                                         "(lines starting with >>>: examples of calls, not code to run)."),
+    ("```js\nconsole.log(1)\n```", "no python code in the answer: its code blocks are tagged js but none tagged "
+                                  "'python'. Ask"),
+    ("Here it is: ```js\nconsole.log(1)\n```\n```html\n<p>\n```\n```\n```",
+     "its code blocks are tagged html and js but none tagged 'python'; the others are empty."),
+    ("```\n```\n```python\n>>> f()\n```", "its code blocks are empty; the others hold interpreter sessions"),
 ])
 def test_messages_say_what_was_found(text, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError) as caught:
         extract_code(text)
+    assert message in str(caught.value)
+    assert "untagged" not in str(caught.value) and "tagged empty" not in str(caught.value)
 
 
 def test_text_must_be_a_string():

@@ -54,7 +54,7 @@ def test_extract_code_other_language():
 @pytest.mark.parametrize("answer, message", [
     ("The area of a circle is pi times r squared.", "no python code in the answer: no ``` fence"),
     ("```bash\npip install flask\n```", "tagged bash but none tagged 'python'"),
-    ("```python\n```", "or they are empty"),
+    ("```python\n```", "its code blocks are empty"),
     ("", "no python code"),
 ])
 def test_extract_code_clear_errors(answer, message):
