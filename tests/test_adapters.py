@@ -270,7 +270,23 @@ outputs = model.generate(**inputs, max_new_tokens=128)
 '''
 # each wrong fix, and the message that says what is still wrong
 WRONG_FIXES = {
-    "the source snippet": (SNIPPET, "adapter is thrown away"),
+    # run as written, line 2 already fails: mainline peft cannot load a parallel (BOTTLENECK) adapter
+    "the source snippet": (SNIPPET, "parallel adapter (peft type BOTTLENECK"),
+    "the source snippet with a LoRA adapter": (SNIPPET.replace("7b-parallel", "7b-lora"), "adapter is thrown away"),
+    "an adapter trained for another base model": (FIXED.replace("starcoderbase-7b", "starcoderbase-1b"),
+                                                  "was trained on 'bigcode/starcoderbase-7b'"),
+    "the base loaded twice before the wrap": (
+        FIXED.replace("model = PeftModel", 'base_model = AutoModelForCausalLM.from_pretrained(checkpoint, '
+                      'device_map="auto")\nmodel = PeftModel'), "is loaded 2 times"),
+    "generate under a branch that never runs": (
+        FIXED.replace("outputs = model.generate", "if False:\n    outputs = model.generate"), "never called generate"),
+    "generate inside a function never called": (
+        FIXED.replace("outputs = model.generate", "def complete():\n    return model.generate"),
+        "never called generate"),
+    "a short length passed through a variable": (
+        FIXED.replace("max_new_tokens=128", "max_new_tokens=n").replace("outputs =", "n = 16\noutputs ="),
+        "max_new_tokens=16 is barely more"),
+    "the learner's code raises": (FIXED.replace("model.device", "model.devise"), "your code stopped: AttributeError"),
     "only the reload line deleted (adapter cannot load, model on CPU, ids on CUDA)":
         (SNIPPET.replace(RELOAD, ""), "parallel adapter (peft type BOTTLENECK"),
     "reload deleted, LoRA adapter, model still on the CPU":
@@ -322,6 +338,16 @@ RIGHT_FIXES = {
                         .replace("model.generate", "base_model.generate"),
     # PeftModel.from_pretrained injects the LoRA layers into base_model in place: this runs with the adapter
     "generate on the base the adapter wraps": FIXED.replace("model.generate", "base_model.generate"),
+    "a long length through a variable, device chosen at run time": FIXED.replace(
+        'device_map="auto"', "device_map=device").replace("max_new_tokens=128", "max_new_tokens=n").replace(
+        "tokenizer = ", 'device = "cuda" if torch.cuda.is_available() else "cpu"\nn = 256\ntokenizer = '),
+    "in a function that is called, printing the answer": FIXED.replace(
+        "outputs = model.generate(**inputs, max_new_tokens=128)",
+        "def complete(prompt, n=128):\n    batch = tokenizer(prompt, return_tensors='pt').to(model.device)\n"
+        "    return model.generate(**batch, max_new_tokens=n)\n"
+        "print(tokenizer.decode(complete('def print_hello_world():')[0], skip_special_tokens=True))"),
+    "the 1B pair of Astraios' README": FIXED.replace("starcoderbase-7b", "starcoderbase-1b").replace(
+        "astraios-7b-lora", "astraios-1b-lora"),
 }
 
 

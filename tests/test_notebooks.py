@@ -75,7 +75,7 @@ def _record_time(name: str, seconds: float) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_clean(path: Path, capsys, request):
-    if path.name.startswith("15_"):
+    if path.name.endswith("_shared_server.ipynb"):
         request.getfixturevalue("llama_server")  # sets DEEPCODER_SERVER for the kernel: a real llama.cpp server
     run = execute_notebook(path)  # raises CellExecutionError on the first unexpected error
     with capsys.disabled():
