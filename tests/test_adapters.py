@@ -324,6 +324,7 @@ WRONG_FIXES = {
         FIXED.replace("max_new_tokens=128", "max_new_tokens=n").replace("outputs =", "n = 16\noutputs ="),
         "max_new_tokens=16 is barely more"),
     "the learner's code raises": (FIXED.replace("model.device", "model.devise"), "your code stopped: AttributeError"),
+    "an endless loop": (FIXED + "while True:\n    pass\n", "TimeoutError: the snippet ran for more than"),
     "only the reload line deleted (adapter cannot load, model on CPU, ids on CUDA)":
         (SNIPPET.replace(RELOAD, ""), "parallel adapter (peft type BOTTLENECK"),
     "reload deleted, LoRA adapter, model still on the CPU":
@@ -425,3 +426,10 @@ def test_generate_on_the_wrapped_base_runs_with_the_adapter(tmp_path):
         assert not torch.allclose(base_model(input_ids=ids).logits, plain)
     result = nb14.check_fixed_snippet(RIGHT_FIXES["generate on the base the adapter wraps"])
     assert result.ok and "in place" in result.message
+
+
+def test_fixed_snippet_placeholder_is_not_answered():
+    from deepcoder_lib.exercises import nb14
+    for untouched in (..., "", "   \n"):
+        result = nb14.check_fixed_snippet(untouched)
+        assert not result.ok and result.label == "Not answered yet" and "generate" not in result.message

@@ -23,6 +23,7 @@ import torch
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 ASTRAIOS = re.compile(r"^bigcode/astraios-(1b|3b|7b|15b)-(\w+)$")
 GPU_DEVICES = ("cuda", "auto", "balanced", "balanced_low_0", "sequential")
+TIME_LIMIT_S = 5.0  # the stand-ins answer at once: a snippet still running after this loops forever
 
 
 class SnippetProblem(Exception):
@@ -285,6 +286,27 @@ def run_snippet(code: str) -> Record:
     namespace = {"__builtins__": {**vars(builtins), "__import__": guarded_import}, "__name__": "__snippet__", **names}
     record.names = namespace
     compiled = compile(code, "<your snippet>", "exec")
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), _time_limit(TIME_LIMIT_S):
         exec(compiled, namespace)
     return record
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Stop a snippet that runs longer than ``seconds`` (an endless loop) with TimeoutError; main thread, Unix only."""
+    import signal
+    import threading
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise TimeoutError(f"the snippet ran for more than {seconds:g} s (a loop that never ends?)")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
