@@ -319,6 +319,16 @@ def test_fits_here_check_uses_this_machines_free_ram():
         result = nb11.check_fits_here(fits, free_here)
         assert not result and says in result.message, (free_here, result)
     assert "`qwen_fp32_fits` must be True or False" in nb11.check_fits_here(..., free).message
+    import numpy as np
+    params = catalog.info("qwen2").params
+    for answer, free_here in ((fits, free), (np.bool_(params * 4 * 1.2 <= free), np.int64(free)),
+                              (torch.tensor(params * 4 * 1.2 <= free), torch.tensor(free)),
+                              (params * 4 * 1.2 / 2**30 <= free / 2**30, float(free))):
+        result = nb11.check_fits_here(answer, free_here)
+        assert result.ok and result.label == "Correct", (answer, free_here, result)
+    for answer in ("yes", 1.5, None):
+        assert not nb11.check_fits_here(answer, free).ok
+    assert nb11.check_fits_here(fits, ...).label == "Not answered yet"
 
 
 def test_moe_gpus_check_counts_every_expert():
