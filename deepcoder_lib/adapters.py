@@ -85,24 +85,19 @@ def build_examples(tokenizer, rows: list[dict]) -> list[dict]:
     return examples
 
 
-def _collate(examples: list[dict], pad_token_id: int) -> dict:
+def collate(examples: list[dict], pad_token_id: int) -> dict:
+    """One batch of ``build_examples`` rows as tensors, right-padded; the padding is masked out of attention and loss."""
     import torch
     width = max(len(e["input_ids"]) for e in examples)
-    pad = [width - len(e["input_ids"]) for e in examples]  # right padding, masked out of attention and loss
+    pad = [width - len(e["input_ids"]) for e in examples]
     return {"input_ids": torch.tensor([e["input_ids"] + [pad_token_id] * p for e, p in zip(examples, pad)]),
             "attention_mask": torch.tensor([[1] * len(e["input_ids"]) + [0] * p for e, p in zip(examples, pad)]),
             "labels": torch.tensor([e["labels"] + [-100] * p for e, p in zip(examples, pad)])}
 
 
-def train_lora(peft_model, tokenizer, rows: list[dict], *, steps: int = 24, batch_size: int = 4,
-               learning_rate: float = 2e-3, seed: int = 0, progress: bool = True) -> list[float]:
-    """Train the adapter's parameters with AdamW for ``steps`` batches; returns the loss of each step.
-
-    Batches cycle through ``rows`` in a seeded shuffled order. Only parameters with
-    ``requires_grad`` (the LoRA matrices) are updated; the base model stays frozen.
-    """
+def training_batches(tokenizer, rows: list[dict], *, steps: int, batch_size: int = 4, seed: int = 0) -> list[dict]:
+    """The batches ``train_lora`` trains on, in its order: the rows cycled in a seeded shuffled order, ``collate``d."""
     import torch
-    from tqdm.auto import tqdm
 
     from .generation import pad_token_id
     for name, value in (("steps", steps), ("batch_size", batch_size)):
@@ -115,15 +110,34 @@ def train_lora(peft_model, tokenizer, rows: list[dict], *, steps: int = 24, batc
     order = []
     while len(order) < steps * batch_size:
         order += torch.randperm(len(examples), generator=generator).tolist()
-    params = [p for p in peft_model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=learning_rate)
+    return [collate([examples[i] for i in order[step * batch_size:(step + 1) * batch_size]], pad_token_id(tokenizer))
+            for step in range(steps)]
+
+
+def train_lora(peft_model, tokenizer, rows: list[dict], *, steps: int = 24, batch_size: int = 4,
+               learning_rate: float = 2e-3, seed: int = 0, progress: bool = True, optimizer=None,
+               start_step: int = 0) -> list[float]:
+    """Train the adapter's parameters with AdamW for steps ``start_step`` .. ``steps - 1``; returns each step's loss.
+
+    Each step is the one notebook 13 writes out: forward with labels, backward, ``optimizer.step()``,
+    ``optimizer.zero_grad()``, on ``training_batches`` (the rows cycled in a seeded shuffled order). Only
+    parameters with ``requires_grad`` (the LoRA matrices) are updated; the base model stays frozen. To go on
+    after steps taken by hand, pass their ``optimizer`` (AdamW keeps running averages) and ``start_step``.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    if not isinstance(start_step, int) or isinstance(start_step, bool) or not 0 <= start_step < max(int(steps), 1):
+        raise ValueError(f"`start_step` must be a whole number from 0 to steps - 1, got {start_step!r}; "
+                         "it counts the steps already taken")
+    batches = training_batches(tokenizer, rows, steps=steps, batch_size=batch_size, seed=seed)[start_step:]
+    if optimizer is None:
+        optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=learning_rate)
     device = next(peft_model.parameters()).device
     peft_model.train()
     losses = []
-    bar = tqdm(range(steps), desc="LoRA training", disable=not progress)
-    for step in bar:
-        batch = _collate([examples[i] for i in order[step * batch_size:(step + 1) * batch_size]],
-                         pad_token_id(tokenizer))
+    bar = tqdm(batches, desc="LoRA training", disable=not progress)
+    for batch in bar:
         loss = peft_model(**{k: v.to(device) for k, v in batch.items()}).loss
         loss.backward()
         optimizer.step()

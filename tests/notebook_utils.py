@@ -25,7 +25,7 @@ NOTEBOOK_DIR = Path(os.environ.get("DEEPCODER_NOTEBOOKS", ROOT / "notebooks"))  
 NOTEBOOK_NAME = re.compile(r"^(\d\d)_[a-z0-9]+(?:_[a-z0-9]+)*\.ipynb$")
 
 DEFAULT_BUDGET_S = 180  # whole notebook, wall clock, on a 2-core laptop-class CPU
-BUDGET_S = {"10": 300, "13": 300, "14": 300}  # pass@k sampling, LoRA training, the adapter comparison
+BUDGET_S = {"10": 300, "13": 300, "14": 300, "15": 180}  # pass@k sampling, LoRA training, the adapter comparison; twins
 CELL_TIMEOUT_S = 300
 
 WARNING_WORDS = re.compile(r"warn|deprecat|attention.mask|pad.token|futurewarning", re.IGNORECASE)

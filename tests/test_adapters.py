@@ -219,21 +219,58 @@ def test_train_lora_argument_errors(kwargs, message):
         A.train_lora(None, None, [{"request": "x", "response": "y"}], **kwargs)
 
 
+def test_one_step_by_hand_then_train_lora_is_train_lora(tokenizer):
+    """Notebook 13's hand-written first step (forward with labels, backward, step, zero_grad) followed by
+    train_lora(start_step=1, optimizer=...) trains exactly as train_lora alone: same losses, same weights."""
+    rows = A.load_dataset()["train"][:6]
+    torch.manual_seed(0)
+    whole = A.add_lora(tiny_llama(vocab=len(tokenizer)), r=4)
+    torch.manual_seed(0)
+    by_hand = A.add_lora(tiny_llama(vocab=len(tokenizer)), r=4)
+    expected = A.train_lora(whole, tokenizer, rows, steps=3, batch_size=2, learning_rate=3e-3, progress=False)
+    batch = A.training_batches(tokenizer, rows, steps=3, batch_size=2)[0]
+    optimizer = torch.optim.AdamW([p for p in by_hand.parameters() if p.requires_grad], lr=3e-3)
+    by_hand.train()
+    loss = by_hand(**batch).loss
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    rest = A.train_lora(by_hand, tokenizer, rows, steps=3, batch_size=2, optimizer=optimizer, start_step=1,
+                        progress=False)
+    assert [loss.item()] + rest == pytest.approx(expected, rel=1e-5)
+    for (name, a), (_, b) in zip(whole.named_parameters(), by_hand.named_parameters()):
+        torch.testing.assert_close(a, b, msg=name)
+    with pytest.raises(ValueError, match="`start_step` must be a whole number from 0 to steps - 1, got 3"):
+        A.train_lora(by_hand, tokenizer, rows, steps=3, start_step=3)
+
+
 # ---- the notebooks' exercise checks (nb13: LoRA's count; nb14: the source snippet) ----------------------
 def test_lora_param_exercise_matches_a_real_peft_model():
-    """The check's arithmetic must agree with peft on a model of SmolLM2's shapes (meta device: no memory)."""
+    """Notebook 13's exercise (rank 4 on gate_proj and up_proj): the check's count agrees with peft on a model of
+    SmolLM2's shapes (meta device: no memory), takes any number type, and says what a wrong count missed."""
+    import numpy as np
     from transformers import AutoConfig, AutoModelForCausalLM
     from deepcoder_lib.exercises import nb13
     from deepcoder_lib.models import default_checkpoint
     config = AutoConfig.from_pretrained(default_checkpoint())
     with torch.device("meta"):
         shaped = AutoModelForCausalLM.from_config(config)
-    assert A.count_parameters(A.add_lora(shaped, r=4))["trainable"] == nb13.lora_param_count(4) == 230_400
-    assert nb13.check_lora_params(230_400, r=4)
-    assert "one layer's worth" in nb13.check_lora_params(7_680, r=4).message
-    assert not nb13.check_lora_params("many")
-    assert "v_proj is smaller" in nb13.check_lora_params(30 * 4 * 1152 * 2, r=4).message
-    assert "frozen weight matrices" in nb13.check_lora_params(30 * (576 * 576 + 576 * 192), r=4).message
+        counted = A.count_parameters(A.add_lora(AutoModelForCausalLM.from_config(config), r=4,
+                                                target_modules=["gate_proj", "up_proj"]))["trainable"]
+    model = A.add_lora(shaped, r=8)  # as in the notebook: q_proj and v_proj already wrapped
+    right = 30 * 2 * 4 * (576 + 1536)
+    assert counted == right == 506_880
+    for answer in (right, 30 * 4 * (2112 + 2112), np.int64(right), torch.tensor(right), float(right), counted):
+        result = nb13.check_lora_params(model, answer)
+        assert result.ok and result.label == "Correct", (answer, result)
+    for wrong, says in ((..., "Replace `...` in `lora_mlp_params`"), (right // 30, "one block's"),
+                        (right // 60, "one block's"), (30 * 2 * 576 * 1536, "frozen weight matrices"),
+                        (2 * right, "Check the rank"), (right // 2, "Check the rank"),
+                        (30 * 2 * 4 * 576, "Count both matrices"), (right + 1, "Not "), ("506880", "whole number"),
+                        (506_880.5, "whole number"), (True, "whole number")):
+        result = nb13.check_lora_params(model, wrong)
+        assert not result.ok and says in result.message, (wrong, result)
+    assert nb13.check_lora_params(model, ...).label == "Not answered yet"
 
 
 SNIPPET = '''
@@ -270,7 +307,24 @@ outputs = model.generate(**inputs, max_new_tokens=128)
 '''
 # each wrong fix, and the message that says what is still wrong
 WRONG_FIXES = {
-    "the source snippet": (SNIPPET, "adapter is thrown away"),
+    # run as written, line 2 already fails: mainline peft cannot load a parallel (BOTTLENECK) adapter
+    "the source snippet": (SNIPPET, "parallel adapter (peft type BOTTLENECK"),
+    "the source snippet with a LoRA adapter": (SNIPPET.replace("7b-parallel", "7b-lora"), "adapter is thrown away"),
+    "an adapter trained for another base model": (FIXED.replace("starcoderbase-7b", "starcoderbase-1b"),
+                                                  "was trained on 'bigcode/starcoderbase-7b'"),
+    "the base loaded twice before the wrap": (
+        FIXED.replace("model = PeftModel", 'base_model = AutoModelForCausalLM.from_pretrained(checkpoint, '
+                      'device_map="auto")\nmodel = PeftModel'), "is loaded 2 times"),
+    "generate under a branch that never runs": (
+        FIXED.replace("outputs = model.generate", "if False:\n    outputs = model.generate"), "never called generate"),
+    "generate inside a function never called": (
+        FIXED.replace("outputs = model.generate", "def complete():\n    return model.generate"),
+        "never called generate"),
+    "a short length passed through a variable": (
+        FIXED.replace("max_new_tokens=128", "max_new_tokens=n").replace("outputs =", "n = 16\noutputs ="),
+        "max_new_tokens=16 is barely more"),
+    "the learner's code raises": (FIXED.replace("model.device", "model.devise"), "your code stopped: AttributeError"),
+    "an endless loop": (FIXED + "while True:\n    pass\n", "TimeoutError: the snippet ran for more than"),
     "only the reload line deleted (adapter cannot load, model on CPU, ids on CUDA)":
         (SNIPPET.replace(RELOAD, ""), "parallel adapter (peft type BOTTLENECK"),
     "reload deleted, LoRA adapter, model still on the CPU":
@@ -322,6 +376,16 @@ RIGHT_FIXES = {
                         .replace("model.generate", "base_model.generate"),
     # PeftModel.from_pretrained injects the LoRA layers into base_model in place: this runs with the adapter
     "generate on the base the adapter wraps": FIXED.replace("model.generate", "base_model.generate"),
+    "a long length through a variable, device chosen at run time": FIXED.replace(
+        'device_map="auto"', "device_map=device").replace("max_new_tokens=128", "max_new_tokens=n").replace(
+        "tokenizer = ", 'device = "cuda" if torch.cuda.is_available() else "cpu"\nn = 256\ntokenizer = '),
+    "in a function that is called, printing the answer": FIXED.replace(
+        "outputs = model.generate(**inputs, max_new_tokens=128)",
+        "def complete(prompt, n=128):\n    batch = tokenizer(prompt, return_tensors='pt').to(model.device)\n"
+        "    return model.generate(**batch, max_new_tokens=n)\n"
+        "print(tokenizer.decode(complete('def print_hello_world():')[0], skip_special_tokens=True))"),
+    "the 1B pair of Astraios' README": FIXED.replace("starcoderbase-7b", "starcoderbase-1b").replace(
+        "astraios-7b-lora", "astraios-1b-lora"),
 }
 
 
@@ -362,3 +426,10 @@ def test_generate_on_the_wrapped_base_runs_with_the_adapter(tmp_path):
         assert not torch.allclose(base_model(input_ids=ids).logits, plain)
     result = nb14.check_fixed_snippet(RIGHT_FIXES["generate on the base the adapter wraps"])
     assert result.ok and "in place" in result.message
+
+
+def test_fixed_snippet_placeholder_is_not_answered():
+    from deepcoder_lib.exercises import nb14
+    for untouched in (..., "", "   \n"):
+        result = nb14.check_fixed_snippet(untouched)
+        assert not result.ok and result.label == "Not answered yet" and "generate" not in result.message

@@ -110,3 +110,55 @@ def test_answer_loss_is_the_mean_token_cross_entropy(tokenizer):
             total += torch.nn.functional.cross_entropy(logits[keep], labels[1:][keep], reduction="sum").item()
             count += int(keep.sum())
     assert L.answer_loss(model, tokenizer, rows) == pytest.approx(total / count, rel=1e-5)
+
+
+def test_notebook_14_reading_of_the_stored_table():
+    """Notebook 14's sentences about benchmarks/lora_configs.csv (its cell after the table), checked on the table."""
+    import csv
+    from pathlib import Path
+    rows = list(csv.DictReader(open(Path(__file__).resolve().parents[1] / "benchmarks" / "lora_configs.csv")))
+    by_name = {row["config"].split(" (")[0]: row for row in rows}
+    base, qv, every = rows[0], by_name["r=8, alpha=16, q_proj+v_proj"], by_name["r=8, alpha=16, all linear layers"]
+    number = lambda row, *keys: sum(float(row[key]) for key in keys)
+    passes = lambda row: number(row, "held_out_pass", "tasks_pass")
+    # every adapter took up the style and lowered the held-out loss
+    assert all(number(r, "held_out_style", "tasks_style") > number(base, "held_out_style", "tasks_style")
+               and number(r, "held_out_loss") < number(base, "held_out_loss") for r in rows[1:])
+    # all linear layers: lower training loss, not a lower held-out loss, no more passing tests; over 5x the parameters
+    assert number(every, "final_train_loss") < number(qv, "final_train_loss")
+    assert number(every, "held_out_loss") >= number(qv, "held_out_loss") and passes(every) <= passes(qv)
+    assert int(every["trainable"]) > 5 * int(qv["trainable"])
+    # no adapter passed clearly more tests than the base model
+    assert max(map(passes, rows[1:])) <= passes(base) + 1
+    # the largest scale: lower held-out loss than notebook 13's adapter, and the fewest passing tests
+    scale8 = by_name["r=8, alpha=64, q_proj+v_proj"]
+    assert number(scale8, "held_out_loss") < number(qv, "held_out_loss") and passes(scale8) == min(map(passes, rows))
+
+
+@pytest.fixture(scope="module")
+def smollm2_shaped():
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from deepcoder_lib.models import default_checkpoint
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(default_checkpoint()))
+
+
+def test_extra_work_check(smollm2_shaped):
+    """Notebook 14's exercise: multiply-adds per token of an unmerged rank-16 LoRA on the MLP's three layers."""
+    from deepcoder_lib.exercises import nb14
+    import numpy as np
+    model = smollm2_shaped
+    expected = 30 * 16 * ((576 + 1536) * 3)  # per block: gate 576->1536, up 576->1536, down 1536->576
+    assert expected == 3_041_280
+    for right in (expected, 30 * 16 * 3 * 2112, np.int64(expected), torch.tensor(expected), float(expected),
+                  sum(16 * (m.in_features + m.out_features) for name, m in model.named_modules()
+                      if name.endswith(("gate_proj", "up_proj", "down_proj")))):
+        result = nb14.check_extra_work(model, right)
+        assert result.ok and result.label == "Correct", (right, result)
+    for wrong, says in ((..., "Replace `...` in `extra_multiply_adds`"), (2 * expected, "FLOPs"),
+                        (30 * 3 * 576 * 1536, "frozen weights"), (expected // 30, "count every targeted layer"),
+                        (expected // 2, "Check the rank"), (expected + 1, "Not "), ("3041280", "must be a whole"),
+                        (expected + 0.5, "must be a whole"), (torch.tensor([1, 2]), "must be a whole")):
+        result = nb14.check_extra_work(model, wrong)
+        assert not result.ok and says in result.message, (wrong, result)
+    assert nb14.check_extra_work(..., ...).label == "Not answered yet"

@@ -319,16 +319,61 @@ def test_fits_here_check_uses_this_machines_free_ram():
         result = nb11.check_fits_here(fits, free_here)
         assert not result and says in result.message, (free_here, result)
     assert "`qwen_fp32_fits` must be True or False" in nb11.check_fits_here(..., free).message
+    import numpy as np
+    params = catalog.info("qwen2").params
+    for answer, free_here in ((fits, free), (np.bool_(params * 4 * 1.2 <= free), np.int64(free)),
+                              (torch.tensor(params * 4 * 1.2 <= free), torch.tensor(free)),
+                              (params * 4 * 1.2 / 2**30 <= free / 2**30, float(free))):
+        result = nb11.check_fits_here(answer, free_here)
+        assert result.ok and result.label == "Correct", (answer, free_here, result)
+    for answer in ("yes", 1.5, None):
+        assert not nb11.check_fits_here(answer, free).ok
+    assert nb11.check_fits_here(fits, ...).label == "Not answered yet"
 
 
-def test_moe_memory_check_counts_every_expert():
-    """The passing answer is all parameters x 2 bytes (bf16) in GiB; active-only, GB and `...` fail with a hint."""
+def test_moe_gpus_check_counts_every_expert():
+    """Notebook 11's exercise: 24 GB GPUs for DeepSeek-Coder-V2-Instruct in 4-bit, KV cache and 20% room."""
+    import math
+
+    import numpy as np
+
     from deepcoder_lib import catalog
     from deepcoder_lib.exercises import nb11
-    lite = catalog.info("deepseek-lite")
-    assert nb11.check_moe_memory(lite.params * 2 / 2**30) and nb11.check_moe_memory(15_706_484_224 * 2 / 2**30)
-    for wrong, says in ((lite.active_params * 2 / 2**30, "*active* parameters"), (lite.params * 2 / 1e9, "in GB"),
-                        (lite.params * 4 / 2**30, "Not "), (..., "Replace `...` in `answer_gib`"),
-                        ("29", "must be a number")):
-        result = nb11.check_moe_memory(wrong)
+    big = catalog.info("deepseek")
+    need = (big.params * 0.5 + catalog.kv_cache_bytes("deepseek", 4096)) * 1.2  # bytes
+    right = math.ceil(need / 24e9)
+    assert right == nb11.gpus_needed()["gpus"] == 6
+    for answer in (right, 6.0, np.int64(6), torch.tensor(6), math.ceil(need / 2**30 / (24e9 / 2**30))):
+        result = nb11.check_moe_gpus(answer)
+        assert result.ok and result.label == "Correct", (answer, result)
+    for wrong, says in ((1, "*active* parameters"), (5, "One short"), (24, "count for bfloat16"),
+                        (12, "count for int8"), (7, "Not 7"), (5.9, "whole number"), ("6", "whole number"),
+                        (True, "whole number"), (..., "Replace `...` in `gpus`")):
+        result = nb11.check_moe_gpus(wrong)
         assert not result and says in result.message, (wrong, result)
+    assert nb11.check_moe_gpus(...).label == "Not answered yet"
+
+
+def test_deepseek_twin_experts_and_latent_cache():
+    """What notebook 11 shows on the DeepSeek-Coder-V2-Lite twin: the published MoE layout, and a cache that holds
+    the latent + RoPE key per token while kv_b_proj rebuilds keys and values for every cached token at each step."""
+    from transformers import AutoModelForCausalLM
+
+    from deepcoder_lib import twins
+    published = twins.published_config("deepseek-coder-v2-lite")
+    assert (published["n_routed_experts"], published["n_shared_experts"], published["num_experts_per_tok"]) == (64, 2, 6)
+    twin = AutoModelForCausalLM.from_pretrained(twins.build_twin("deepseek-coder-v2-lite"))
+    c, (dense, moe) = twin.config, twin.model.layers
+    assert moe.mlp.gate.weight.shape[0] == moe.mlp.experts.num_experts == c.n_routed_experts and moe.mlp.gate.top_k == 6
+    assert moe.mlp.shared_experts.down_proj.in_features == published["n_shared_experts"] * c.moe_intermediate_size
+    rows = []
+    hook = twin.model.layers[0].self_attn.kv_b_proj.register_forward_hook(lambda m, a, o: rows.append(a[0].shape[-2]))
+    with torch.no_grad():
+        cache = twin(torch.arange(10)[None], use_cache=True).past_key_values
+        twin(torch.tensor([[10]]), past_key_values=cache, use_cache=True)
+    hook.remove()
+    layer = cache.layers[0]
+    assert layer.keys.shape[-1] + layer.values.shape[-1] == c.kv_lora_rank + c.qk_rope_head_dim
+    assert layer.keys.shape[-2] == 11 and rows == [10, 11]
+
+

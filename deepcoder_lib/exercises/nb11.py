@@ -1,5 +1,5 @@
-"""Checks for notebook 11 (big models): does a checkpoint fit in this machine's free RAM, the weights of a
-mixture of experts.
+"""Checks for notebook 11 (big models): does a checkpoint fit in this machine's free RAM, and how many GPUs a
+mixture of experts needs.
 
 Each check computes the true answer itself (from the catalog or this machine's free RAM) and says what was
 wrong and why.
@@ -43,24 +43,41 @@ def check_fits_here(qwen_fp32_fits, free_here, checkpoint: str = FITS_CHECKPOINT
     return failed(("It does fit: " if truth else "It does not fit: ") + why)
 
 
-def check_moe_memory(answer_gib, checkpoint: str = "deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct",
-                     dtype: str = "bfloat16") -> CheckResult:
-    """GiB needed for the weights of ``checkpoint`` in ``dtype`` (weights alone)."""
-    answer_gib = as_number(answer_gib, "`answer_gib`", "12.5 (GiB)")
-    if isinstance(answer_gib, CheckResult):
-        return answer_gib
+def gpus_needed(checkpoint: str = "deepseek", dtype: str = "4bit", gpu_gb: float = 24, seq_len: int = 4096) -> dict:
+    """GPUs of ``gpu_gb`` GB (10^9 bytes) that hold ``checkpoint``'s weights in ``dtype`` plus a ``seq_len``-token
+    bf16 KV cache, with notebook 11's 20% working room; and the figures on the way (GiB)."""
+    import math
+    weights = catalog.estimate_memory(checkpoint, dtype) / catalog.GIB
+    kv = catalog.kv_cache_bytes(checkpoint, seq_len, 1, "bfloat16") / catalog.GIB
+    per_gpu = gpu_gb * 1e9 / catalog.GIB
+    need = (weights + kv) * HEADROOM
+    return {"weights": weights, "kv": kv, "need": need, "per_gpu": per_gpu, "gpus": math.ceil(need / per_gpu)}
+
+
+def check_moe_gpus(answer, checkpoint: str = "deepseek", dtype: str = "4bit", gpu_gb: float = 24) -> CheckResult:
+    """How many ``gpu_gb`` GB GPUs hold ``checkpoint`` in ``dtype`` with a 4,096-token KV cache and 20% working room?"""
+    import math
+    answer = as_number(answer, "`gpus`", "3", whole=True)
+    if isinstance(answer, CheckResult):
+        return answer
     c = catalog.info(checkpoint)
-    expected = catalog.estimate_memory(checkpoint, dtype) / catalog.GIB
-    if abs(answer_gib - expected) <= 0.05 * expected:
-        return passed(f"Right: {c.params:,} parameters x {catalog.BYTES_PER_PARAM[dtype]:g} bytes = "
-                      f"{expected:.1f} GiB, before the KV cache and activations.")
-    active = c.active_params * catalog.BYTES_PER_PARAM[dtype] / catalog.GIB
-    if abs(answer_gib - active) <= 0.05 * active:
-        return failed(f"{answer_gib:.1f} GiB counts only the {c.active_params / 1e9:.1f}B *active* parameters. "
-                      "A mixture-of-experts model must keep every expert in memory, because the router picks "
-                      "different experts for every token: use the total parameter count.")
-    gb = c.params * catalog.BYTES_PER_PARAM[dtype] / 1e9
-    if abs(answer_gib - gb) <= 0.01 * gb:
-        return failed(f"{answer_gib:.1f} is in GB (10^9 bytes); the question asks GiB (2^30 bytes).")
-    return failed(f"Not {answer_gib}. Use catalog.info(checkpoint).params (total parameters) x bytes per "
-                  f"parameter for {dtype} ({catalog.BYTES_PER_PARAM[dtype]:g}), divided by 2**30.")
+    n = gpus_needed(checkpoint, dtype, gpu_gb)
+    why = (f"{c.params / 1e9:.0f}B parameters x {catalog.BYTES_PER_PARAM[dtype]:g} bytes = {n['weights']:.1f} GiB, "
+           f"+ {n['kv']:.2f} GiB of KV cache, x{HEADROOM} = {n['need']:.1f} GiB, over {n['per_gpu']:.1f} GiB per "
+           f"{gpu_gb:g} GB GPU = {n['need'] / n['per_gpu']:.2f}, rounded up")
+    if answer == n["gpus"]:
+        return passed(f"Right: {n['gpus']} GPUs. {why}. device_map=\"auto\" would spread the layers over them.")
+    active = catalog.estimate_memory_from_params(c.active_params, dtype) / catalog.GIB
+    if answer == math.ceil((active + n["kv"]) * HEADROOM / n["per_gpu"]):
+        return failed(f"That holds only the {c.active_params / 1e9:.0f}B *active* parameters. The router picks "
+                      "different experts for every token, so every expert must be in memory: use the total.")
+    if answer == n["gpus"] - 1:
+        return failed("One short: did you leave out the 20% working room, or round down? A part of a GPU is a "
+                      "whole GPU.")
+    other = {d: gpus_needed(checkpoint, d, gpu_gb)["gpus"] for d in ("bfloat16", "int8")}
+    for d, count in other.items():
+        if answer == count:
+            return failed(f"{count} GPUs is the count for {d}; the question asks {dtype} weights "
+                          f"({catalog.BYTES_PER_PARAM[dtype]:g} bytes per parameter).")
+    return failed(f"Not {answer}. Add the {dtype} weights of all {c.params / 1e9:.0f}B parameters and the KV cache "
+                  f"(both in the table above), add 20% working room, and divide by one GPU's {gpu_gb:g} GB.")

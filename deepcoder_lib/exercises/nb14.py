@@ -1,223 +1,117 @@
-"""Instant checks for notebook 14 (adapters in practice). Each returns a CheckResult.
+"""Instant checks for notebooks 14 (adapters in practice) and 15 (quantized and other adapters). Each returns a
+CheckResult.
 
-``check_fixed_snippet`` reads (never runs) a version of the course's source snippet, which loads
-bigcode/starcoderbase-7b with an Astraios adapter, and says what is still wrong with it.
+``check_extra_work`` asks what an unmerged adapter adds to every generated token. ``check_fixed_snippet`` runs a
+version of the course's source snippet (which loads bigcode/starcoderbase-7b with an Astraios adapter) with
+stand-ins for the hub and a GPU (``exercises.snippet``) and says what is still wrong with what it *did*: which
+model generate ran on, how often the base was loaded, whether the adapter fits that base, where the inputs were,
+and how long an answer it asked for. (Notebook 15's check lives here, not in an ``nb15`` module, while notebook
+15 was the shared-server notebook, whose checks are ``nb15``.)
 """
 from __future__ import annotations
 
-import ast
-import re
-
-from . import CheckResult, failed, passed
-
-
-def _name(call: ast.Call) -> str:
-    return call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+from .. import lora_configs
+from . import CheckResult, as_number, error_message, failed, not_answered, passed
+from .snippet import Model, SnippetProblem, run_snippet
 
 
-_MODEL_LOADERS = ("AutoModelForCausalLM", "AutoModel", "GPTBigCodeForCausalLM", "LlamaForCausalLM")
-_BOTTLENECK = "parallel"  # Astraios' parallel adapters are type BOTTLENECK: mainline peft cannot load them
-_BOTTLENECK_LOADERS = ("load_bottleneck_adapter",)  # deepcoder_lib.adapters / .bottleneck: the parallel variant
-_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+def check_extra_work(model, answer, r: int = 16, targets=("gate_proj", "up_proj", "down_proj")) -> CheckResult:
+    """Multiply-adds per generated token that an unmerged LoRA of rank ``r`` on ``targets`` adds, over all layers."""
+    answer = as_number(answer, "`extra_multiply_adds`", "1234567", whole=True)
+    if isinstance(answer, CheckResult):
+        return answer
+    shapes = lora_configs.target_shapes(model, targets)
+    expected = lora_configs.lora_parameter_count(shapes, r)
+    frozen = sum(d_in * d_out for d_in, d_out in shapes)
+    why = (f"{len(shapes)} layers x {r} x (in + out): A x costs r*in, B (A x) costs out*r multiply-adds "
+           f"(as many as the adapter has parameters), against {frozen:,} for the frozen W x of those layers "
+           f"({100 * expected / frozen:.1f}%).")
+    if answer == expected:
+        return passed(f"Right: {expected:,}. " + why)
+    if answer == 2 * expected:
+        return failed("That counts FLOPs (a multiply and an add each): the question asks multiply-adds.")
+    if answer == frozen or answer == 2 * frozen:
+        return failed("That is what the frozen weights W of those layers cost; the question asks what the "
+                      "adapter adds beside them.")
+    per_layer = {expected // n for n in (len(shapes), len(shapes) // max(len(targets), 1)) if n}
+    if answer in per_layer:
+        return failed(f"{answer:,} is too few: count every targeted layer in every decoder block "
+                      f"({len(shapes)} layers in all).")
+    if answer in (expected * 8 // r, expected * 2 // r * 4):
+        return failed(f"Check the rank: the question asks r={r}.")
+    if answer == sum(r * r * 2 for _ in shapes) or answer == sum(r * d_in * d_out for d_in, d_out in shapes):
+        return failed("A has shape (r, in) and B (out, r): A x costs r x in, B (A x) costs out x r.")
+    return failed(f"Not {answer:,}. For each targeted layer, A x costs r x in multiply-adds and B (A x) costs "
+                  "out x r; read in and out of gate_proj, up_proj and down_proj from the model "
+                  "(print(model.model.layers[0].mlp)) and count every decoder block.")
 
 
-def _device(value: str) -> str:
-    """'cuda:0' -> 'cuda', 'auto' -> 'cuda' (device_map="auto" puts the embeddings on GPU 0), 'cpu' -> 'cpu'."""
-    value = str(value)
-    return "cuda" if value.startswith("cuda") or value in ("auto", "balanced", "balanced_low_0", "sequential") \
-        else value
-
-
-class _Snippet:
-    """Follow a short script statement by statement: what each name holds and on which device.
-
-    A name holds a dict: ``kind`` ("base" model, "peft" model, "merged" model, "tokenizer",
-    "encoding" (tokenizer(...): ids + attention_mask), "ids" (tokenizer.encode), "device",
-    "text"), ``device`` ("cpu", "cuda", or "?" when the check cannot tell) and where it came from.
-    """
-
-    def __init__(self):
-        self.names: dict[str, dict] = {}
-        self.peft_seen = False
-        self.reload_after_peft = False
-        self.generate: list[tuple[ast.Call, dict | None]] = []
-
-    def run(self, statements):
-        for stmt in statements:
-            if isinstance(stmt, ast.Assign):
-                info = self.value(stmt.value)
-                for target in stmt.targets:
-                    if isinstance(target, ast.Name):
-                        self.names[target.id] = info or {"kind": "other", "device": "?"}
-            elif isinstance(stmt, ast.Expr):
-                self.value(stmt.value)
-            for field in ("body", "orelse", "finalbody"):  # with torch.no_grad():, if ...:, try:
-                if isinstance(getattr(stmt, field, None), list) and not isinstance(stmt, (ast.FunctionDef,
-                                                                                             ast.ClassDef)):
-                    self.run(getattr(stmt, field))
-
-    def device_of(self, node) -> str:
-        if isinstance(node, ast.Constant) and isinstance(node.value, (str, int)):
-            return "cuda" if isinstance(node.value, int) else _device(node.value)
-        if isinstance(node, ast.Name):
-            info = self.names.get(node.id, {})
-            return info.get("device", "?") if info.get("kind") in ("device", "text") else "?"
-        if isinstance(node, ast.Attribute) and node.attr == "device":
-            return (self.value(node.value) or {}).get("device", "?")
-        if isinstance(node, ast.Call) and _name(node) == "device" and node.args:  # torch.device("cuda")
-            return self.device_of(node.args[0])
-        return "?"
-
-    def value(self, node) -> dict | None:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return {"kind": "text", "device": _device(node.value), "text": node.value}
-        if isinstance(node, ast.Name):
-            return self.names.get(node.id)
-        if isinstance(node, ast.Subscript):  # inputs["input_ids"]: the ids alone, where the encoding is
-            whole = self.value(node.value)
-            return {"kind": "ids", "device": whole["device"]} if whole and whole["kind"] == "encoding" else None
-        if not isinstance(node, ast.Call):
-            return None
-        func, name = node.func, _name(node)
-        kwargs = {k.arg: k.value for k in node.keywords}
-        owner = getattr(func.value, "id", "") if isinstance(func, ast.Attribute) else ""
-        if name == "from_pretrained" and owner in _MODEL_LOADERS:
-            self.reload_after_peft |= self.peft_seen
-            placed = self.device_of(kwargs["device_map"]) if "device_map" in kwargs else "cpu"
-            if isinstance(kwargs.get("device_map"), ast.Dict):
-                placed = "?"
-            return {"kind": "base", "device": placed, "line": node.lineno}
-        if name == "from_pretrained" and owner == "PeftModel":
-            base = self.value(node.args[0]) if node.args else None
-            adapter = self.value(node.args[1]) if len(node.args) > 1 else None
-            self.peft_seen = True
-            if base and base["kind"] == "base":
-                base["wrapped"] = True  # peft injects its layers into the base model in place
-            return {"kind": "peft" if base and base["kind"] == "base" else "peft-without-base",
-                    "device": (base or {}).get("device", "?"), "adapter": (adapter or {}).get("text", ""),
-                    "line": node.lineno}
-        if name in _BOTTLENECK_LOADERS:
-            base = self.value(node.args[0]) if node.args else None
-            adapter = self.value(node.args[1]) if len(node.args) > 1 else None
-            self.peft_seen = True
-            if not base or base["kind"] != "base":
-                return {"kind": "peft-without-base", "device": "?", "loader": name}
-            base.update(kind="bottleneck", adapter=(adapter or {}).get("text", ""), loader=name,
-                        downloaded=bool((adapter or {}).get("downloaded")))
-            return base  # the same model object, its target layers wrapped in place
-        if name == "snapshot_download":  # huggingface_hub: a local folder holding that repository
-            repo = self.value(node.args[0]) if node.args else self.value(kwargs.get("repo_id"))
-            return {"kind": "text", "device": "?", "text": (repo or {}).get("text", ""), "downloaded": True}
-        if name == "from_pretrained" and owner == "AutoTokenizer":
-            return {"kind": "tokenizer", "device": "cpu"}
-        if isinstance(func, ast.Name) and (func.id == "tokenizer" or self.names.get(func.id, {}).get("kind") ==
-                                           "tokenizer"):
-            return {"kind": "encoding", "device": "cpu"}
-        if name in ("encode", "apply_chat_template") and isinstance(func, ast.Attribute):
-            gives = "encoding" if name == "apply_chat_template" and "return_dict" in kwargs else "ids"
-            return {"kind": gives, "device": "cpu"}
-        if name == "device" and owner == "torch":
-            return {"kind": "device", "device": self.device_of(node)}
-        if not isinstance(func, ast.Attribute):
-            return None
-        receiver = self.value(func.value)
-        if name == "generate":
-            self.generate.append((node, receiver))
-            return {"kind": "output", "device": "?"}
-        if receiver is None:
-            return None
-        if name in ("to", "cuda", "cpu"):
-            where = "cpu" if name == "cpu" else "cuda" if name == "cuda" else (
-                self.device_of(node.args[0]) if node.args else self.device_of(kwargs.get("device")))
-            receiver["device"] = where  # a model moves in place (and BatchEncoding.to returns itself)
-            return receiver
-        if name == "merge_and_unload" and receiver["kind"] == "peft":
-            return {**receiver, "kind": "merged"}
-        if name in ("eval", "half", "bfloat16", "float"):
-            return receiver
-        return None
-
-
-def check_fixed_snippet(code: str) -> CheckResult:
-    """Is the source snippet fixed? One base model with an adapter loaded the way it can be (LoRA through
-    ``PeftModel.from_pretrained``, Astraios' parallel adapter through ``load_bottleneck_adapter`` from a local
-    folder), generate called on the adapted model with the tokenizer's whole output on the model's device and an
-    explicit max_new_tokens."""
+def check_fixed_snippet(code) -> CheckResult:
+    """Is the source snippet fixed? Runs ``code`` with stand-ins (``exercises.snippet``): one base model loaded once,
+    an adapter made for that base attached the way it can be (LoRA through ``PeftModel.from_pretrained``,
+    Astraios' parallel adapter through ``load_bottleneck_adapter`` on a downloaded folder), generate called on the
+    adapted model with the tokenizer's whole output on the model's device and max_new_tokens of 64 or more."""
+    if code is ... or not isinstance(code, str) or not code.strip():
+        return not_answered("`fixed`", "your corrected snippet (a string of Python code)")
     try:
-        tree = ast.parse(code)
+        record = run_snippet(code)
     except SyntaxError as err:
         return failed(f"The code does not parse: {err.msg} (line {err.lineno}).")
-    snippet = _Snippet()
-    snippet.run(tree.body)
-    if not snippet.peft_seen:
+    except SnippetProblem as err:
+        return failed(str(err))
+    except Exception as err:  # the learner's code raised: say where and what
+        return failed(f"Run with stand-ins for the hub and a GPU, your code stopped: {error_message(err)}")
+    if not record.adapters:
         return failed("Keep the adapter: the snippet must still call PeftModel.from_pretrained(model, adapter) "
                       "(a LoRA adapter) or adapters.load_bottleneck_adapter(model, folder) (the parallel one).")
-    if not snippet.generate:
-        return failed("Call model.generate(...) on the adapted model to produce the completion.")
-    call, model = snippet.generate[-1]
-    who = ast.unparse(call.func.value)
-    if model is not None and model["kind"] == "base" and model.get("wrapped"):
-        model = {**model, "kind": "peft-in-place"}
-    if model is None or model["kind"] not in ("peft", "merged", "bottleneck", "peft-in-place"):
-        if snippet.reload_after_peft:
-            return failed("A second AutoModelForCausalLM.from_pretrained(...) after PeftModel.from_pretrained "
-                          "rebinds `model` to a fresh base model: the adapter is thrown away. Load the base once, "
-                          "place it with device_map= (or .to(device)) before wrapping it.")
-        if model is not None and model["kind"] == "base":
-            return failed(f"generate is called on `{who}`, a plain model from AutoModelForCausalLM.from_pretrained, "
-                          "so the adapter is never used: call generate on the object PeftModel.from_pretrained "
-                          "returned.")
-        if model is not None and model["kind"] == "peft-without-base":
-            loader = model.get("loader", "PeftModel.from_pretrained")
-            return failed(f"{loader}(base_model, adapter) needs the model from "
-                          "AutoModelForCausalLM.from_pretrained as its first argument.")
-        return failed(f"generate is called on `{who}`; call it on the object PeftModel.from_pretrained returned.")
-    adapter = model.get("adapter", "")
-    if model["kind"] == "bottleneck":
-        if "lora" in adapter.lower():
-            return failed(f"{adapter!r} is a LoRA adapter: load it with PeftModel.from_pretrained(base_model, "
-                          "adapter); load_bottleneck_adapter only reads Astraios' parallel bottleneck adapters.")
-        if _HUB_ID.fullmatch(adapter) and not model.get("downloaded"):
-            return failed(f"load_bottleneck_adapter reads a folder on this computer, not the hub id {adapter!r}: "
-                          "download it first, folder = huggingface_hub.snapshot_download(\"%s\"), and pass "
-                          "the folder." % adapter)
-    elif _BOTTLENECK in adapter:
-        return failed(f"{adapter!r} is a parallel adapter (peft type BOTTLENECK from Astraios' fork of "
-                      "peft 0.6): mainline peft cannot load it. Load it with deepcoder_lib.adapters."
-                      "load_bottleneck_adapter(base_model, folder) (folder = huggingface_hub.snapshot_download"
-                      "(...)), or use a LoRA adapter for the same base, e.g. Astraios' LoRA variant.")
-    kwargs = {k.arg: k.value for k in call.keywords}
-    inputs = None
-    if None in kwargs:
-        inputs = snippet.value(kwargs[None])
-    elif call.args:
-        inputs = snippet.value(call.args[0])
-    elif "input_ids" in kwargs:
-        inputs = snippet.value(kwargs["input_ids"])
-    if inputs is None or inputs["kind"] not in ("encoding", "ids"):
+    if not record.generates:
+        return failed("Your code never called generate (is it under a branch or in a function that never runs?). "
+                      "Call model.generate(...) on the adapted model to produce the completion.")
+    call = record.generates[-1]
+    model: Model = call["model"]
+    who = f"`{call['names'][0]}`" if call["names"] else "that object"
+    if model.adapter is None:
+        if getattr(model, "after_adapter", False):
+            return failed("A second AutoModelForCausalLM.from_pretrained(...) after the adapter was loaded gives a "
+                          f"fresh base model ({who}): the adapter is thrown away. Load the base once, place it "
+                          "with device_map= (or .to(device)) before wrapping it.")
+        return failed(f"generate is called on {who}, a plain model from AutoModelForCausalLM.from_pretrained, so "
+                      "the adapter is never used: call generate on the object PeftModel.from_pretrained returned.")
+    loads = [m for m in record.loads if m.checkpoint == model.checkpoint]
+    if len(loads) > 1:
+        return failed(f"The base model {model.checkpoint!r} is loaded {len(loads)} times: each from_pretrained "
+                      "builds another full copy (27 GiB for StarCoderBase-7B in float32) and only one is used. "
+                      "Load it once, with its device and dtype, and wrap that one.")
+    kwargs = call["kwargs"]
+    inputs = kwargs.get("input_ids", call["args"][0] if call["args"] else None)
+    mask = kwargs.get("attention_mask")
+    if hasattr(inputs, "keys") and "input_ids" in inputs:  # generate(encoding) passed positionally
+        inputs, mask = inputs["input_ids"], inputs.get("attention_mask")
+    if inputs is None or not hasattr(inputs, "device"):
         return failed("Pass what the tokenizer returned: inputs = tokenizer(prompt, return_tensors='pt')"
                       ".to(model.device), then model.generate(**inputs, max_new_tokens=...).")
-    if "?" not in (model["device"], inputs["device"]) and model["device"] != inputs["device"]:
-        return failed(f"The model is on {model['device']} but the inputs are on {inputs['device']}: generate stops "
+    on = {"model": model._device, "inputs": inputs.device.type}
+    if "?" not in on.values() and on["model"] != on["inputs"]:
+        return failed(f"The model is on {on['model']} but the inputs are on {on['inputs']}: generate stops "
                       "with 'Expected all tensors to be on the same device'. Load the model with "
                       "device_map=\"auto\" (or move it with .to(device)) and the inputs with .to(model.device).")
-    if "max_new_tokens" not in kwargs:
+    length = kwargs.get("max_new_tokens")
+    if length is None:
         if "max_length" in kwargs:
             return failed("max_length counts the prompt too (max_length=20 is the generic default): ask for "
                           "the answer's length with max_new_tokens=... (e.g. 128).")
         return failed("generate() without a length stops after 20 new tokens (the generic default "
                       "max_length=20): pass max_new_tokens=... (e.g. 128).")
-    length = kwargs["max_new_tokens"]
-    if isinstance(length, ast.Constant) and isinstance(length.value, int) and length.value < 64:
-        return failed(f"max_new_tokens={length.value} is barely more than the default 20: too short for a "
-                      "function. Ask for 128 or more.")
-    if inputs["kind"] == "ids" and "attention_mask" not in kwargs:
+    if not isinstance(length, int) or isinstance(length, bool) or length < 64:
+        return failed(f"max_new_tokens={length!r} is barely more than the default 20, or not a whole number: too "
+                      "short for a function. Ask for 128 or more.")
+    if mask is None:
         return failed("Pass the tokenizer's whole output: inputs = tokenizer(prompt, return_tensors='pt') and "
                       "model.generate(**inputs, ...), so generate gets the attention_mask too.")
-    kind = ("the parallel bottleneck adapter, loaded by load_bottleneck_adapter" if model["kind"] == "bottleneck"
-            else "a LoRA adapter")
-    note = (f" (`{who}` works because PeftModel.from_pretrained injected the adapter into it in place; calling "
+    kind = ("Astraios' parallel adapter (through load_bottleneck_adapter)" if model.loader ==
+            "load_bottleneck_adapter" else "a LoRA adapter")
+    note = (f" ({who} works because PeftModel.from_pretrained injected the adapter into it in place; calling "
             "generate on the PeftModel it returned says so, and disable_adapter()/merge_and_unload() live there.)"
-            if model["kind"] == "peft-in-place" else "")
-    return passed(f"Fixed: one base model with {kind}, generate on the adapted model, inputs on its device with "
-                  f"their attention mask, and an explicit max_new_tokens.{note}")
+            if model.loader == "PeftModel.from_pretrained" and not call.get("peft") and not model.merged else "")
+    return passed(f"Fixed: one base model, loaded once, with {kind} made for it; generate on the adapted model, "
+                  f"inputs on its device with their attention mask, and max_new_tokens={length}.{note}")
