@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from notebook_utils import (ROOT, TIMES_FILE, budget_for, course_notebooks, errors_shown, execute_notebook, has_tag,
+from notebook_utils import (TIMES_FILE, budget_for, course_notebooks, errors_shown, execute_notebook, has_tag,
                             learner_visible_warnings, notebook_number, offline_env, spoiled_exercises,
                             without_progress_bars)
 
