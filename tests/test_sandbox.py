@@ -19,7 +19,7 @@ import platform
 import shutil
 import warnings
 
-from deepcoder_lib import sandbox_bwrap
+from deepcoder_lib.sandbox import bwrap as sandbox_bwrap
 from deepcoder_lib.sandbox import SandboxWarning, bwrap_available, extract_code, isolation_status, run_code
 
 needs_bwrap = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap (bwrap) is not usable here")

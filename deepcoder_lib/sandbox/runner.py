@@ -2,8 +2,8 @@
 
 ``extract_code`` pulls the code out of a model's answer; ``run_code`` runs it and returns a
 ``RunResult``. ``webcheck.py`` builds the Flask/HTML checks on top, ``evaluation.py`` the task suite.
-``sandbox_bwrap.py`` builds the bubblewrap command, ``sandbox_tree.py`` starts, watches and kills
-the run's process tree.
+``bwrap.py`` builds the bubblewrap command, ``tree.py`` starts, watches and kills the run's
+process tree.
 
 Every run, everywhere: a fresh scratch folder as working directory, a minimal environment, stdin
 fed and output captured up to ``max_output`` characters, a wall-clock ``timeout``, and a psutil
@@ -47,7 +47,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import sandbox_bwrap, sandbox_tree
+from . import bwrap, tree
 
 NOBODY = 65534
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.S | re.M)
@@ -63,11 +63,6 @@ ISOLATIONS = ("auto", "bwrap", "fallback")
 
 class SandboxWarning(UserWarning):
     """Model-written code ran with less isolation than bubblewrap gives (see the module docstring)."""
-
-
-
-
-from .extract import extract_code  # re-exported
 
 
 
@@ -113,14 +108,14 @@ class RunResult:
 
 def bwrap_available() -> bool:
     """Is bubblewrap installed AND allowed to create namespaces here? (checked once, by trying)"""
-    return sandbox_bwrap.probe()[0]
+    return bwrap.probe()[0]
 
 
 def isolation_status() -> tuple[str, str]:
     """("bwrap" | "fallback", one line for people): what ``run_code`` gives on this machine, and the fix."""
-    ok, why = sandbox_bwrap.probe()
+    ok, why = bwrap.probe()
     if ok:
-        gap = "" if sandbox_bwrap.seccomp_program() is not None or sandbox_bwrap.version() >= (0, 8, 0) else \
+        gap = "" if bwrap.seccomp_program() is not None or bwrap.version() >= (0, 8, 0) else \
             " (nested user namespaces are NOT blocked on this CPU with this bubblewrap: upgrade to >= 0.8)"
         return "bwrap", f"{why}: model-written code runs without network, your files or your keys{gap}"
     if sys.platform == "linux" and "cannot create its namespaces" in why:
@@ -195,7 +190,7 @@ def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_proc
         raise ValueError(f"`isolation` must be 'auto', 'bwrap' or 'fallback', got {isolation!r}")
     use_bwrap = isolation != "fallback" and bwrap_available()
     if isolation == "bwrap" and not use_bwrap:
-        raise RuntimeError(f"{sandbox_bwrap.probe()[1]}: install it (Debian/Ubuntu: apt-get install bubblewrap) "
+        raise RuntimeError(f"{bwrap.probe()[1]}: install it (Debian/Ubuntu: apt-get install bubblewrap) "
                            "or pass isolation='fallback' to run with resource limits only")
     root = hasattr(os, "getuid") and os.getuid() == 0
     scratch = tempfile.mkdtemp(prefix="deepcoder-run-")
@@ -215,7 +210,7 @@ def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_proc
                   "RLIMIT_NOFILE": (64, 64), "RLIMIT_CORE": (0, 0)}
         cfg = {"copy_from": "/tmp/.input" if use_bwrap else None, "work": "/tmp/sandbox" if use_bwrap else scratch,
                "limits": limits, "uid": NOBODY if use_bwrap else None, "python": sys.executable, "args": list(args),
-               "keyctl": sandbox_bwrap.keyctl_syscall() if use_bwrap else None,
+               "keyctl": bwrap.keyctl_syscall() if use_bwrap else None,
                "reaper": not use_bwrap and sys.platform == "linux"}
         env = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]), "LANG": "C.UTF-8",
                "HOME": cfg["work"], "TMPDIR": "/tmp" if use_bwrap else scratch, "PYTHONIOENCODING": "utf-8",
@@ -225,14 +220,14 @@ def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_proc
                        TEMP=scratch, TMP=scratch)
         prefix = []
         if use_bwrap:
-            program = sandbox_bwrap.seccomp_program()
+            program = bwrap.seccomp_program()
             if program is not None:  # bwrap reads the filter from a file descriptor: a pipe (96 bytes)
                 seccomp_fd, write_end = os.pipe()
                 os.write(write_end, program)
                 os.close(write_end)
-            prefix = sandbox_bwrap.bwrap_command(scratch, disk_mb, seccomp_fd)
-        command = prefix + [sys.executable, "-c", sandbox_tree.BOOT, json.dumps(cfg)]
-        fields = sandbox_tree.supervise(command, env, scratch, timeout, max_output, stdin, memory_mb, max_processes,
+            prefix = bwrap.bwrap_command(scratch, disk_mb, seccomp_fd)
+        command = prefix + [sys.executable, "-c", tree.BOOT, json.dumps(cfg)]
+        fields = tree.supervise(command, env, scratch, timeout, max_output, stdin, memory_mb, max_processes,
                                         pass_fds=() if seccomp_fd is None else (seccomp_fd,))
     finally:
         if seccomp_fd is not None:
@@ -241,7 +236,7 @@ def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_proc
         shutil.rmtree(scratch, ignore_errors=True)
     result = RunResult(**fields, sandbox_level="bwrap" if use_bwrap else "fallback")
     if not use_bwrap:
-        ok, why = sandbox_bwrap.probe()
+        ok, why = bwrap.probe()
         why = "isolation='fallback' was asked for" if ok else why
         result.warning = f"bubblewrap is not available ({why}): {_missing()}"
         warnings.warn(result.warning, SandboxWarning, stacklevel=2)

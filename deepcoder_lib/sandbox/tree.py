@@ -1,6 +1,6 @@
 """Start, watch and kill one sandboxed run's whole process tree, on Linux, macOS and Windows.
 
-``sandbox.run_code`` decides *what* to run (inside bubblewrap or not); this module runs it:
+``runner.run_code`` decides *what* to run (inside bubblewrap or not); this module runs it:
 ``BOOT`` is the first Python process of every run (copy inputs, new session keyring, rlimits where
 the OS has them, drop root, then run ``main.py`` as its child and, on Linux, stay behind as a
 child subreaper that kills every descendant left when ``main.py`` ends, even a double-forked

@@ -1,6 +1,6 @@
 """The bubblewrap command line of a sandboxed run, and the checks of what this machine allows.
 
-``sandbox.run_code`` calls ``bwrap_command`` for the namespaces and mounts; this module knows
+``runner.run_code`` calls ``bwrap_command`` for the namespaces and mounts; this module knows
 bubblewrap's flags and versions, the folders to hide (home, /root, /tmp, /var/tmp, /run), the
 tmpfs size caps, the seccomp filter that forbids nested user namespaces (bubblewrap's own
 ``--disable-userns`` works only where bubblewrap itself is unprivileged, not as root), and
