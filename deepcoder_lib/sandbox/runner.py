@@ -42,12 +42,11 @@ import shutil
 import signal
 import sys
 import tempfile
-import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import bwrap, tree
+from . import bwrap, cgroup, fallback, seccomp, tree
 
 NOBODY = 65534
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.S | re.M)
@@ -114,10 +113,15 @@ def bwrap_available() -> bool:
 def isolation_status() -> tuple[str, str]:
     """("bwrap" | "fallback", one line for people): what ``run_code`` gives on this machine, and the fix."""
     ok, why = bwrap.probe()
+    kind, memory = cgroup.probe()
+    memory = (f"; memory: {memory}" if kind else
+              f"; memory: only the processes' RSS is watched ({memory}): RAM disks, pipes and kernel memory are not")
     if ok:
-        gap = "" if bwrap.seccomp_program() is not None or bwrap.version() >= (0, 8, 0) else \
+        gap = "" if seccomp.program() is not None or bwrap.version() >= (0, 8, 0) else \
             " (nested user namespaces are NOT blocked on this CPU with this bubblewrap: upgrade to >= 0.8)"
-        return "bwrap", f"{why}: model-written code runs without network, your files or your keys{gap}"
+        return "bwrap", (f"{why}: model-written code runs without network, your home folder or your keys{gap}; "
+                         "it can still read folders outside your home (a course or data folder there) and see "
+                         f"their paths in /proc/self/mountinfo{memory}")
     if sys.platform == "linux" and "cannot create its namespaces" in why:
         fix = ("allow unprivileged user namespaces for bwrap (Ubuntu 24.04: an AppArmor profile for "
                "/usr/bin/bwrap, or `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`)")
@@ -125,7 +129,7 @@ def isolation_status() -> tuple[str, str]:
         fix = "install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap)"
     else:
         fix = "use WSL2 (Windows) or a Linux machine with bubblewrap for isolation"
-    return "fallback", f"{why}: {_missing()}; fix: {fix}"
+    return "fallback", f"{why}: {_missing()}{memory if sys.platform == 'linux' else ''}; fix: {fix}"
 
 
 def _missing() -> str:
@@ -135,29 +139,6 @@ def _missing() -> str:
     if os.name == "nt":
         return what + "; memory and processes are only watched (Windows has no rlimits)"
     return what
-
-
-def _own_process_count() -> int:
-    import psutil
-    uid = os.getuid()
-    count = 0
-    for proc in psutil.process_iter(["uids"]):
-        try:
-            count += proc.info["uids"].real == uid
-        except (AttributeError, psutil.Error):
-            pass
-    return count
-
-
-def _kill_leftovers(token: str) -> None:
-    """Kill any process still carrying this run's marker in its environment (fallback clean-up)."""
-    import psutil
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get("DEEPCODER_RUN") == token:
-                proc.kill()
-        except (psutil.Error, OSError):
-            pass
 
 
 def _check_positive(name: str, value, hint: str) -> None:
@@ -194,8 +175,8 @@ def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_proc
                            "or pass isolation='fallback' to run with resource limits only")
     root = hasattr(os, "getuid") and os.getuid() == 0
     scratch = tempfile.mkdtemp(prefix="deepcoder-run-")
-    token = uuid.uuid4().hex
-    seccomp_fd = None
+    seccomp_fd, run_cgroup, marker = None, None, fallback.Marker() if not use_bwrap else None
+    program = seccomp.program()
     try:
         for name, text in {**(files or {}), "main.py": code}.items():
             if Path(name).is_absolute() or ".." in Path(name).parts:
@@ -203,36 +184,42 @@ def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_proc
             (Path(scratch) / name).parent.mkdir(parents=True, exist_ok=True)
             (Path(scratch) / name).write_text(text, encoding="utf-8")
         nproc = max_processes if (use_bwrap and root) or not hasattr(os, "getuid") else \
-            _own_process_count() + max_processes
+            fallback.own_process_count() + max_processes
         cpu = int(timeout) + 1
         limits = {"RLIMIT_CPU": (cpu, cpu + 1), "RLIMIT_AS": (memory_mb << 20,) * 2,
                   "RLIMIT_NPROC": (nproc,) * 2, "RLIMIT_FSIZE": (disk_mb << 20,) * 2,
                   "RLIMIT_NOFILE": (64, 64), "RLIMIT_CORE": (0, 0)}
         cfg = {"copy_from": "/tmp/.input" if use_bwrap else None, "work": "/tmp/sandbox" if use_bwrap else scratch,
                "limits": limits, "uid": NOBODY if use_bwrap else None, "python": sys.executable, "args": list(args),
-               "keyctl": bwrap.keyctl_syscall() if use_bwrap else None,
+               "seccomp": program.hex() if program is not None and not use_bwrap else None,
                "reaper": not use_bwrap and sys.platform == "linux"}
         env = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]), "LANG": "C.UTF-8",
                "HOME": cfg["work"], "TMPDIR": "/tmp" if use_bwrap else scratch, "PYTHONIOENCODING": "utf-8",
-               "MPLBACKEND": "Agg", "DEEPCODER_RUN": token}
+               "MPLBACKEND": "Agg", **(marker.env if marker else {})}
         if os.name == "nt":  # Python on Windows does not start without SYSTEMROOT
             env.update({k: os.environ[k] for k in ("SYSTEMROOT", "WINDIR") if k in os.environ},
                        TEMP=scratch, TMP=scratch)
         prefix = []
         if use_bwrap:
-            program = bwrap.seccomp_program()
-            if program is not None:  # bwrap reads the filter from a file descriptor: a pipe (96 bytes)
+            if program is not None:  # bwrap reads the filter from a file descriptor: a pipe (< 64 KiB)
                 seccomp_fd, write_end = os.pipe()
                 os.write(write_end, program)
                 os.close(write_end)
             prefix = bwrap.bwrap_command(scratch, disk_mb, seccomp_fd)
         command = prefix + [sys.executable, "-c", tree.BOOT, json.dumps(cfg)]
+        run_cgroup = cgroup.RunCgroup.create(memory_mb, max_processes)
+        if run_cgroup is not None:
+            command = run_cgroup.wrap(command)
         fields = tree.supervise(command, env, scratch, timeout, max_output, stdin, memory_mb, max_processes,
-                                        pass_fds=() if seccomp_fd is None else (seccomp_fd,))
+                                pass_fds=() if seccomp_fd is None else (seccomp_fd,), cgroup=run_cgroup,
+                                bwrap=use_bwrap)
     finally:
         if seccomp_fd is not None:
             os.close(seccomp_fd)
-        _kill_leftovers(token)
+        if run_cgroup is not None:
+            run_cgroup.remove()
+        if marker is not None:
+            marker.clean_up()
         shutil.rmtree(scratch, ignore_errors=True)
     result = RunResult(**fields, sandbox_level="bwrap" if use_bwrap else "fallback")
     if not use_bwrap:
