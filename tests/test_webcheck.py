@@ -99,7 +99,8 @@ HOSTILE = {
                                        "answered area=18.8496, expected 28.2743"),
     "forged report, then os._exit(0)": (f"import os\nprint('\\nDEEPCODER-CHECK ' + {FORGED_REPORT!r}, flush=True)\n"
                                         "os._exit(0)\n",
-                                        "the checker did not finish: the code ended the run before the checker"),
+                                        "the checker did not finish: the app's process ended before GET /area?r=3.0 "
+                                        "was answered (ok)"),
     "forged report with a nonce-shaped word": (f"import os\nprint('\\nDEEPCODER-CHECK ' + '0' * 32 + ' ' + "
                                                f"{FORGED_REPORT!r}, flush=True)\nos._exit(0)\n",
                                                "the checker did not finish"),

@@ -42,6 +42,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +149,12 @@ def _check_positive(name: str, value, hint: str) -> None:
 
 def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_processes: int = 32,
              disk_mb: int = 32, max_output: int = 100_000, files: dict[str, str] | None = None,
-             args: tuple[str, ...] = (), stdin: str = "", isolation: str | None = None) -> RunResult:
+             args: tuple[str, ...] = (), stdin: str = "", isolation: str | None = None, pass_fds: tuple[int, ...] = (),
+             stop: threading.Event | None = None) -> RunResult:
     """Run ``code`` as ``main.py`` in a fresh scratch folder, isolated as the module docstring says.
+
+    ``pass_fds`` hands the run open file descriptors (``webcheck`` gives an app its listening socket
+    this way); setting ``stop`` ends the run early, as a timeout would but reported as not timed out.
 
     ``files`` adds more files next to it (name -> text). ``isolation``: "auto" (bubblewrap if it
     works here, else the fallback, with a ``SandboxWarning``), "bwrap" (refuse to run without it)
@@ -211,8 +216,8 @@ def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_proc
         if run_cgroup is not None:
             command = run_cgroup.wrap(command)
         fields = tree.supervise(command, env, scratch, timeout, max_output, stdin, memory_mb, max_processes,
-                                pass_fds=() if seccomp_fd is None else (seccomp_fd,), cgroup=run_cgroup,
-                                bwrap=use_bwrap)
+                                pass_fds=tuple(pass_fds) + (() if seccomp_fd is None else (seccomp_fd,)),
+                                cgroup=run_cgroup, bwrap=use_bwrap, stop=stop)
     finally:
         if seccomp_fd is not None:
             os.close(seccomp_fd)

@@ -145,11 +145,12 @@ def kill_tree(root_pid: int) -> None:
 
 
 def supervise(command, env, cwd, timeout, max_output, stdin, memory_mb, max_processes, pass_fds=(),
-              cgroup=None, bwrap=False) -> dict:
+              cgroup=None, bwrap=False, stop=None) -> dict:
     """Run ``command``; return returncode, stdout, stderr and what stopped it, as RunResult fields.
 
     ``cgroup``: the run's ``cgroup.RunCgroup`` (``command`` already wrapped) or None; ``bwrap``:
-    the command is bubblewrap, which reports a child killed by signal N as 128 + N.
+    the command is bubblewrap, which reports a child killed by signal N as 128 + N; ``stop``: a
+    ``threading.Event`` that ends the run early (not a timeout).
     """
     start = time.monotonic()
     posix = os.name == "posix"
@@ -208,11 +209,14 @@ def supervise(command, env, cwd, timeout, max_output, stdin, memory_mb, max_proc
     threads += [threading.Thread(target=feed, daemon=True), threading.Thread(target=watch, daemon=True)]
     for thread in threads:
         thread.start()
-    timed_out = False
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = not (too_much.is_set() or over_memory.is_set() or over_procs.is_set())
+    timed_out, deadline = False, start + timeout
+    while proc.poll() is None and not (stop is not None and stop.is_set()):
+        try:
+            proc.wait(timeout=max(0.0, min(deadline - time.monotonic(), 0.05 if stop is not None else timeout)))
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                timed_out = not (too_much.is_set() or over_memory.is_set() or over_procs.is_set())
+                break
     done.set()
     kill()
     proc.wait()
