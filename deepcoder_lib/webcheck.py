@@ -417,14 +417,15 @@ _SEEN = """id => {
   const page = document.documentElement;
   const onPage = r => r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 &&
     r.left < Math.max(page.scrollWidth, innerWidth) && r.top < Math.max(page.scrollHeight, innerHeight);
-  const clipped = (el, r) => { for (let a = el; a; a = a.parentElement) { const s = getComputedStyle(a);
+  const clipped = (from, r) => { for (let a = from; a; a = a.parentElement) { const s = getComputedStyle(a);
     if (s.clipPath !== "none" || (s.position === "absolute" && s.clip !== "auto")) return true;
-    if (a !== el && s.overflow !== "visible") { const c = a.getBoundingClientRect();
+    if (s.overflow !== "visible") { const c = a.getBoundingClientRect();
       if (r.right <= c.left || r.left >= c.right || r.bottom <= c.top || r.top >= c.bottom) return true; } }
     return false; };
   const readable = el => { const s = getComputedStyle(el); const rgba = s.color.match(/[\\d.]+/g) || [];
     return parseFloat(s.fontSize) >= 4 && (rgba.length < 4 || parseFloat(rgba[3]) > 0.1); };
-  if (!shown(e) || !onPage(e.getBoundingClientRect()) || clipped(e, e.getBoundingClientRect()))
+  const box = e.getBoundingClientRect();
+  if (!shown(e) || !onPage(box) || getComputedStyle(e).clipPath !== "none" || clipped(e.parentElement, box))
     return {count: 1, visible: false, text: ""};
   if (["INPUT", "TEXTAREA", "SELECT"].includes(e.tagName)) return {count: 1, visible: readable(e), text: e.value};
   const parts = [], walk = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
