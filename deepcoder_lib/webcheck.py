@@ -326,7 +326,9 @@ def html_checks_status() -> tuple[bool, str]:
     if path is None:
         return False, ("no Chromium found (PATH, $DEEPCODER_CHROMIUM, playwright's browser); "
                        "apt-get install chromium: until then HTML answers stay unchecked")
-    return True, f"HTML answers run in {path}"
+    where = ("in a network namespace of its own (bubblewrap)" if bwrap_probe()[0] else
+             "with flags against WebRTC and a dead proxy only (no bubblewrap: no network namespace)")
+    return True, f"HTML answers run in {path}, {where}"
 
 
 def chromium_available() -> bool:
