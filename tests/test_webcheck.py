@@ -357,7 +357,7 @@ def test_html_checks_status_says_where_the_browser_is():
 
 def test_html_answer_without_browser_is_unchecked_not_passed(monkeypatch):
     from deepcoder_lib.evaluation import check_answer
-    monkeypatch.setattr("deepcoder_lib.webcheck.find_chromium", lambda: None)  # as on a laptop without one
+    monkeypatch.setattr("deepcoder_lib.webcheck.browser.find_chromium", lambda: None)  # as on a laptop without one
     task = load_tasks(["html_circle_area"])[0]
     outcome = check_answer(task, "```python\n" + task["solution"] + "```")
     assert not outcome.passed and outcome.category == "unchecked", outcome
