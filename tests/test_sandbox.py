@@ -340,7 +340,7 @@ def test_forked_children_share_one_memory_limit(isolation, host_unharmed):
     start = time.monotonic()
     result = run_code(code, timeout=8, memory_mb=512, isolation=isolation)
     assert result.memory_exceeded and not result.ok and "ALL HELD" not in result.stdout
-    assert "memory_mb" in result.verdict and time.monotonic() - start < 6
+    assert "memory_mb" in result.verdict and time.monotonic() - start < 8  # before the timeout, even under load
 
 
 @needs_bwrap

@@ -147,7 +147,7 @@ def type_and_read(app, route: str, inputs: list[dict], output_id: str, timeout: 
                 return [f"?Chromium did not start: {str(error).splitlines()[0]}"]
             try:
                 tab = chromium.new_page()
-                tab.route("**/*", serve)
+                tab.context.route("**/*", serve)  # pop-ups too
                 for done, values in enumerate(inputs):
                     left = app.deadline - time.monotonic()
                     if left <= 0.5:

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from ..sandbox import RunResult
 from . import browser as browser_module
-from .app import App, no_answer
+from .app import UNSUPPORTED, App, no_answer
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|-?\.\d+")
 
@@ -105,6 +105,8 @@ def check_flask_app(code: str, inputs: list[dict], expected: list[float], *, rou
     _check_route(route)
     if not isinstance(key, str) or not key:
         raise ValueError(f"`key` must be the JSON key the request names, such as 'area', got {key!r}")
+    if UNSUPPORTED:
+        return WebCheck(False, UNSUPPORTED, unchecked=True)
     app, answers = App(code, timeout), []
     try:
         for values, want in cases:
@@ -165,6 +167,8 @@ def check_html_page(code: str, inputs: list[dict], expected: list[float], *, out
                          f"got {output_id!r}")
     if browser is None:
         browser = browser_module.chromium_available()
+    if UNSUPPORTED:
+        return WebCheck(False, UNSUPPORTED, unchecked=True)
     app, shown, why = App(code, timeout * (len(cases) + 1)), [], ""
     try:
         page = app.get(route)
