@@ -542,13 +542,14 @@ def test_killing_the_subreaper_leaves_no_daemon(isolation, host_unharmed):
     assert _left(marker) == [], "a daemon outlived the run"
 
 
-def test_a_run_dies_with_its_kernel(tmp_path):
-    """A kernel killed mid-run (SIGKILL: no clean-up of its own) takes its fallback run and the run's children along."""
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_a_run_dies_with_its_kernel(isolation):
+    """A kernel killed mid-run (SIGKILL: no clean-up of its own) takes its run and the run's children along."""
     marker = f"deepcoder-orphan-{uuid.uuid4().hex}"
     child = (f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', "
              f"'{marker}'])\ntime.sleep(60)")
     kernel = (f"import warnings\nwarnings.simplefilter('ignore')\nfrom deepcoder_lib.sandbox import run_code\n"
-              f"run_code({child!r}, timeout=60, isolation='fallback')")
+              f"run_code({child!r}, timeout=60, isolation={isolation!r})")
     proc = subprocess.Popen([sys.executable, "-c", kernel], cwd=Path(__file__).parents[1],
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     try:
