@@ -5,33 +5,39 @@
 ``bwrap.py`` builds the bubblewrap command, ``tree.py`` starts, watches and kills the run's
 process tree.
 
-Every run, everywhere: a fresh scratch folder as working directory, a minimal environment, stdin
-fed and output captured up to ``max_output`` characters, a wall-clock ``timeout``, and a psutil
-watchdog that kills the whole process tree when its summed RSS passes ``memory_mb`` or it holds more
-than ``max_processes`` processes (it looks every 50 ms, so a run can overshoot briefly). When the run
-ends, every process it started is killed and the scratch folder removed.
+Every run, everywhere: a fresh scratch folder as working directory, a minimal environment (no
+course-named variable an answer could test for), stdin fed and output captured up to ``max_output``
+characters, a wall-clock ``timeout``, and a psutil watchdog that kills the whole process tree when
+its summed RSS passes ``memory_mb`` or it holds more than ``max_processes`` processes (it looks every
+50 ms, so a run can overshoot briefly). Where the machine gives one (``cgroup.py``), a memory and
+pids cgroup per run makes ``memory_mb`` cap ALL the memory the run holds (RAM folders, pipe buffers,
+inodes, kernel objects) at once and finds every process. On Linux x86_64/aarch64 the seccomp filter
+of ``seccomp.py`` allows only the CPU's native system calls and refuses nested user namespaces,
+memfds, System V and POSIX message-queue IPC, 1 MB pipes, keys and ptrace. When the run ends, every
+process it started is killed and the scratch folder removed.
 
 With bubblewrap (``sandbox_level == "bwrap"``, Linux where bubblewrap can create namespaces):
   * new network, PID, IPC and UTS namespaces: no network at all (not even the host's loopback),
-    and when the run ends every process it started dies with its namespace;
-  * a read-only view of the system; home folders, /root, /tmp, /var/tmp and /run (so no Docker or
-    D-Bus socket) replaced by empty RAM folders of at most ``disk_mb`` each, as is a private,
-    writable /dev/shm (``multiprocessing`` works); only the Python installation is mapped back;
-  * a new, empty session keyring; no nested user namespaces (a seccomp filter on x86_64 and
-    aarch64, plus bubblewrap's ``--disable-userns`` where bubblewrap >= 0.8 runs unprivileged);
-    a new terminal session;
+    and when the run ends (or the notebook kernel dies) every process it started dies with them;
+  * a read-only view of the system, ``/dev`` included; home folders, /root, /tmp, /var/tmp and /run
+    (so no Docker or D-Bus socket) replaced by empty RAM folders of at most ``disk_mb`` each, as is a
+    private, writable /dev/shm (``multiprocessing`` works); only the Python installation is mapped
+    back; ``/proc/keys`` masked; a new terminal session;
   * as root: the code runs as user ``nobody`` with no capabilities;
   * rlimits: CPU seconds, address space (``memory_mb``), processes, file size, open files.
+  Still visible: folders outside the home folders (a course or data folder there, read-only) and,
+  in ``/proc/self/mountinfo``, the paths of the folders mounted over.
 Without it (``sandbox_level == "fallback"``) the code runs as YOU: with network access and your
 user's access to your files. ``run_code`` then warns (a ``SandboxWarning`` and ``RunResult.warning``).
-On Linux the rlimits still apply and the run's first process is a child subreaper, so even a
-double-forked daemon is killed. On macOS the address-space limit is not enforced by the kernel and
-on Windows there are no rlimits at all: memory and processes are limited by the watchdog only,
-and a process that leaves the tree (a double fork) and clears its environment can outlive the run.
-What it never protects against: kernel exploits, a CPU-hungry run slowing the rest of the machine
-until its timeout, memory spikes shorter than the watchdog's 50 ms, and bugs in bubblewrap itself.
-There is no cgroup: the memory and process caps of the whole run are the watchdog's (plus the
-per-process rlimits). Treat it as a seat belt, not a vault.
+On Linux the rlimits and the seccomp filter still apply, and the run's first process is a child
+subreaper that dies with the kernel and kills every descendant, even a double-forked daemon
+(``fallback.py`` cleans up what is left: marked processes, POSIX shared memory). Without a cgroup,
+code that kills the subreaper first can leave a daemon behind. On macOS the address-space limit is
+not enforced by the kernel and on Windows there are no rlimits at all: memory and processes are
+limited by the watchdog only, and a process that leaves the tree (a double fork) and clears its
+environment can outlive the run. What it never protects against: kernel exploits, a CPU-hungry run
+slowing the rest of the machine until its timeout, bugs in bubblewrap itself and, without a cgroup,
+memory no RSS shows and spikes shorter than the watchdog's 50 ms. Treat it as a seat belt, not a vault.
 """
 from __future__ import annotations
 
@@ -92,7 +98,7 @@ class RunResult:
         if self.output_truncated:
             return "too much output: killed at the output limit"
         if self.memory_exceeded:
-            return "killed: its processes together used more than memory_mb"
+            return "killed: the run held more than memory_mb (its processes' RSS, or all its memory in a cgroup)"
         if self.processes_exceeded:
             return "killed: it started more than max_processes processes"
         if self.returncode == 0:
