@@ -36,7 +36,10 @@ if bwrap_available():
     out["bwrap"] = median(lambda: run_code("print(1)", isolation="bwrap"), runs)
 out["fallback"] = median(lambda: run_code("print(1)", isolation="fallback"), runs)
 try:
-    from deepcoder_lib.sandbox import cgroup
+    from deepcoder_lib.sandbox import cgroup, seccomp
+    if cgroup.probe()[0] in ("v1", "v2"):
+        out["cgroup make + remove, no run"] = median(lambda: cgroup.RunCgroup.create(512, 32).remove(), runs)
+    out["seccomp filter built"] = median(seccomp.program, runs)
     cgroup.RunCgroup.create = classmethod(lambda cls, *a: None)
     if bwrap_available():
         out["bwrap, no cgroup"] = median(lambda: run_code("print(1)", isolation="bwrap"), runs)
@@ -76,7 +79,7 @@ def main(base: str = BASE) -> list[dict]:
     for row in rows:
         before = f"{row['before_ms']:8.0f} ms" if row["before_ms"] is not None else "       -   "
         ratio = f"{row['after_ms'] / row['before_ms']:.2f}x" if row["before_ms"] else ""
-        print(f"  {row['what']:<28} before {before}   after {row['after_ms']:8.0f} ms   {ratio}")
+        print(f"  {row['what']:<30} before {before}   after {row['after_ms']:8.1f} ms   {ratio}")
     return rows
 
 
