@@ -496,3 +496,25 @@ def test_html_check_shows_its_progress(browser, capsys):
     assert check_html_page(PAGE_JS, HTML_INPUTS, AREAS, **PAGE, browser=True, timeout=10).ok
     err = capsys.readouterr().err
     assert "HTML check: 1/2 cases done" in err and "HTML check: 2/2 cases done" in err, err
+
+
+@pytest.mark.slow
+def test_a_page_that_lies_to_the_checks_javascript_still_fails(browser):
+    """The page redefines what a visibility check would call; the check reads in a world of its own."""
+    lies = ("Element.prototype.checkVisibility = () => true; window.getComputedStyle = () => ({opacity: '1', "
+            "fontSize: '16px', color: 'rgb(0, 0, 0)', clipPath: 'none', overflow: 'visible', clip: 'auto', "
+            "position: 'static'}); Array.prototype.some = () => true;")
+    code = _hide("opacity: 0").replace("<script>", "<script>\n" + lies)
+    check = check_html_page(code, HTML_INPUTS, AREAS, **PAGE, browser=True, timeout=10)
+    assert not check.ok and "no number in 'NaN'" in check.message, check.message
+
+
+@pytest.mark.slow
+def test_a_page_that_freezes_the_browser_fails_in_bounded_time(browser):
+    """A script that never yields (started just after the click) blocks every read: the browser is ended."""
+    import time
+    code = PAGE_JS.replace("function calc() {", "function calc() {\n  setTimeout(() => { while (true) {} }, 100);")
+    start = time.monotonic()
+    check = check_html_page(code, HTML_INPUTS, AREAS, **PAGE, browser=True, timeout=4)
+    assert not check.ok and not check.unchecked, check.message
+    assert time.monotonic() - start < 4 * 3 + 60 + 15, "bounded by the budget, Chromium's start-up and 10 s"

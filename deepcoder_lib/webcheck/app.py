@@ -63,7 +63,7 @@ class App:
     and no folder shared with this side); ``call`` waits at most until the check's ``deadline``.
     """
 
-    def __init__(self, code: str, budget: float):
+    def __init__(self, code: str, budget: float, slack: float = 0.0):
         self.folder = tempfile.mkdtemp(prefix="deepcoder-app-")
         if len(self.folder) > 90 and os.path.isdir("/tmp"):  # a socket path has at most 104-108 bytes
             os.rmdir(self.folder)
@@ -74,8 +74,13 @@ class App:
         self.listener.listen(16)
         self.budget, self.deadline, self.stop, self.run = budget, time.monotonic() + budget, threading.Event(), None
         fd = self.listener.fileno()
-        self.thread = threading.Thread(target=self._serve, args=(code, fd, budget), daemon=True)
+        self.slack = slack  # seconds the deadline may still move (a browser's start-up), within the run's timeout
+        self.thread = threading.Thread(target=self._serve, args=(code, fd, budget + slack), daemon=True)
         self.thread.start()
+
+    def extend(self, seconds: float) -> None:
+        """Move the deadline, once, by ``seconds`` not spent on the app (at most the slack)."""
+        self.deadline, self.slack = self.deadline + max(0.0, min(seconds, self.slack)), 0.0
 
     def _serve(self, code: str, fd: int, budget: float) -> None:
         self.run = run_code(HARNESS, files={"app.py": code}, args=(str(fd),), pass_fds=(fd,), timeout=budget,
@@ -125,7 +130,7 @@ class App:
         self.stop.set()
         self.thread.join()
         self.listener.close()
-        if time.monotonic() >= self.deadline and self.run is not None and not self.run.ok:
+        if time.monotonic() >= self.deadline and self.run is not None and not self.run.ok and self.run.duration > 1:
             self.run.timed_out, self.run.returncode = True, None  # stopped at the end of the budget: a timeout
         shutil.rmtree(self.folder, ignore_errors=True)
         return self.run

@@ -8,6 +8,7 @@ every other is aborted. Nothing the page does makes these functions raise.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -97,6 +98,22 @@ SEEN = """id => {
 }"""
 
 
+def seen(tab, element_id: str) -> dict:
+    """``SEEN`` for ``element_id``, run in an isolated JavaScript world of the page: the page's own scripts
+    share its DOM but not its functions, so a page that redefines ``getComputedStyle`` or
+    ``checkVisibility`` cannot change what the check reads."""
+    cdp = tab.context.new_cdp_session(tab)
+    try:
+        frame = cdp.send("Page.getFrameTree")["frameTree"]["frame"]["id"]
+        world = cdp.send("Page.createIsolatedWorld", {"frameId": frame, "worldName": "deepcoder-check"})
+        answer = cdp.send("Runtime.evaluate", {"expression": f"({SEEN})({json.dumps(element_id)})",
+                                               "contextId": world["executionContextId"], "returnByValue": True})
+    finally:
+        cdp.detach()
+    value = answer.get("result", {}).get("value")
+    return value if isinstance(value, dict) else {"count": 0, "visible": False, "text": ""}
+
+
 def isolated_chromium(folder: str) -> str:
     """A launcher that runs Chromium in a network namespace of its own (loopback only), where bubblewrap
     works; else Chromium itself, with only its flags against WebRTC and proxies."""
@@ -112,7 +129,7 @@ def isolated_chromium(folder: str) -> str:
 
 
 def type_and_read(app, route: str, inputs: list[dict], output_id: str, timeout: float,
-                   progress: bool) -> list[str]:
+                   progress: bool, handle: dict | None = None) -> list[str]:
     """For each input dict: load the page, type the values, click, and return what #output_id shows.
 
     A text starting with "!" says why the page could not be used (a missing element, a timeout);
@@ -137,14 +154,19 @@ def type_and_read(app, route: str, inputs: list[dict], output_id: str, timeout: 
         except PlaywrightError:
             pass  # the page went away meanwhile
 
+    import psutil
     shown, folder, start = [], tempfile.mkdtemp(prefix="deepcoder-chromium-"), time.monotonic()
+    before = {c.pid for c in psutil.Process().children()}
     try:
         with sync_playwright() as p:
+            if handle is not None:  # Playwright's driver: ``kill`` ends it (and the browser) if the page freezes
+                handle["pids"] = [c.pid for c in psutil.Process().children() if c.pid not in before]
             try:
                 chromium = p.chromium.launch(executable_path=isolated_chromium(folder), args=CHROMIUM_ARGS,
                                              timeout=max(timeout, 30) * 1000)
             except PlaywrightError as error:
                 return [f"?Chromium did not start: {str(error).splitlines()[0]}"]
+            app.extend(time.monotonic() - start)  # Chromium's start-up is not the page's time
             try:
                 tab = chromium.new_page()
                 tab.context.route("**/*", serve)  # pop-ups too
@@ -169,15 +191,27 @@ def type_and_read(app, route: str, inputs: list[dict], output_id: str, timeout: 
     return shown
 
 
+def kill(handle: dict) -> None:
+    """End the browser of a ``type_and_read`` that froze (a page whose script never yields): its driver's tree."""
+    import psutil
+    for pid in handle.get("pids", []):
+        try:
+            root = psutil.Process(pid)
+            for proc in [*root.children(recursive=True), root]:
+                proc.kill()
+        except psutil.Error:
+            pass
+
+
 def one_case(tab, route: str, values: dict, output_id: str, seconds: float, error_type) -> str:
     try:
         tab.goto(ORIGIN + route)
         for name in [*values, output_id]:
-            count = tab.evaluate(SEEN, name)["count"]
+            count = seen(tab, name)["count"]
             if count != 1:
                 return (f"!the page has no element #{name} (the request named it)" if count == 0 else
                         f"!{count} elements have the id {name!r}: an id names one element")
-        before = tab.evaluate(SEEN, output_id)["text"]
+        before = seen(tab, output_id)["text"]
         for name, value in values.items():
             tab.locator(f"[id='{name}']").fill(str(value))
         buttons = tab.locator("button, input[type=submit], input[type=button]")
@@ -193,9 +227,9 @@ def one_case(tab, route: str, values: dict, output_id: str, seconds: float, erro
     except error_type:
         pass  # unchanged: read what it shows
     try:
-        seen = tab.evaluate(SEEN, output_id)
+        shown = seen(tab, output_id)
     except error_type as error:
         return f"!the page stopped answering: {str(error).splitlines()[0]}"
-    if not seen["visible"]:
+    if not shown["visible"]:
         return f"!#{output_id} is not visible on the page (hidden, transparent, empty or off-page)"
-    return seen["text"] or ""
+    return shown["text"] or ""

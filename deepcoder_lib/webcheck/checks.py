@@ -12,6 +12,7 @@ import concurrent.futures
 import json
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -169,7 +170,7 @@ def check_html_page(code: str, inputs: list[dict], expected: list[float], *, out
         browser = browser_module.chromium_available()
     if UNSUPPORTED:
         return WebCheck(False, UNSUPPORTED, unchecked=True)
-    app, shown, why = App(code, timeout * (len(cases) + 1)), [], ""
+    app, shown, why = App(code, timeout * (len(cases) + 1), slack=60.0 if browser else 0.0), [], ""
     try:
         page = app.get(route)
         body = page.get("body", "").lower()
@@ -185,10 +186,7 @@ def check_html_page(code: str, inputs: list[dict], expected: list[float], *, out
         elif "<script" not in body:
             why = f"{route} has an <input> but no <script>"
         elif browser:
-            # Playwright's sync API refuses to run where an asyncio loop runs (a Jupyter kernel): use a thread
-            with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                shown = pool.submit(browser_module.type_and_read, app, route, [v for v, _ in cases], output_id, timeout,
-                                    progress).result()
+            shown = _in_browser(app, route, [v for v, _ in cases], output_id, timeout, progress)
     finally:
         run = app.close()
     routes = app.report().get("routes", [])
@@ -220,3 +218,24 @@ def check_html_page(code: str, inputs: list[dict], expected: list[float], *, out
     if len(answered) != len(cases):
         return WebCheck(False, f"only {len(answered)} of {len(cases)} cases were checked", routes, calls, run)
     return WebCheck(True, "; ".join(answered), routes, calls, run)
+
+
+def _in_browser(app: App, route: str, inputs: list[dict], output_id: str, timeout: float, progress: bool) -> list[str]:
+    """``browser.type_and_read`` in a thread (Playwright's sync API refuses to run where an asyncio loop runs,
+    as in a Jupyter kernel), killed if a page froze the browser past the check's budget."""
+    handle, pool = {}, concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        future = pool.submit(browser_module.type_and_read, app, route, inputs, output_id, timeout, progress, handle)
+        while time.monotonic() < app.deadline + app.slack + 10:  # the deadline moves once Chromium is up
+            try:
+                return future.result(timeout=1.0)
+            except concurrent.futures.TimeoutError:
+                pass
+        browser_module.kill(handle)
+        try:
+            shown = [text for text in future.result(timeout=15) if not text.startswith(("?", "!"))]
+        except Exception:  # the thread did not come back: the verdict does not need it
+            shown = []
+        return shown + [f"!the page froze the browser: no answer within the check's {app.budget:g} s"]
+    finally:
+        pool.shutdown(wait=False)
