@@ -543,7 +543,7 @@ def test_killing_the_subreaper_leaves_no_daemon(isolation, host_unharmed):
 
 
 @pytest.mark.parametrize("isolation", ISOLATIONS)
-def test_a_run_dies_with_its_kernel(isolation):
+def test_a_run_dies_with_its_kernel(isolation, tmp_path):
     """A kernel killed mid-run (SIGKILL: no clean-up of its own) takes its run and the run's children along."""
     marker = f"deepcoder-orphan-{uuid.uuid4().hex}"
     child = (f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', "
@@ -551,7 +551,7 @@ def test_a_run_dies_with_its_kernel(isolation):
     kernel = (f"import warnings\nwarnings.simplefilter('ignore')\nfrom deepcoder_lib.sandbox import run_code\n"
               f"run_code({child!r}, timeout=60, isolation={isolation!r})")
     proc = subprocess.Popen([sys.executable, "-c", kernel], cwd=Path(__file__).parents[1],
-                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "TMPDIR": str(tmp_path)})
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any(marker in (p.info["cmdline"] or [])
