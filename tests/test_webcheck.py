@@ -99,7 +99,8 @@ HOSTILE = {
                                        "answered area=18.8496, expected 28.2743"),
     "forged report, then os._exit(0)": (f"import os\nprint('\\nDEEPCODER-CHECK ' + {FORGED_REPORT!r}, flush=True)\n"
                                         "os._exit(0)\n",
-                                        "the checker did not finish: the code ended the run before the checker"),
+                                        "the checker did not finish: the app's process ended before GET /area?r=3.0 "
+                                        "was answered (ok)"),
     "forged report with a nonce-shaped word": (f"import os\nprint('\\nDEEPCODER-CHECK ' + '0' * 32 + ' ' + "
                                                f"{FORGED_REPORT!r}, flush=True)\nos._exit(0)\n",
                                                "the checker did not finish"),
@@ -356,7 +357,165 @@ def test_html_checks_status_says_where_the_browser_is():
 
 def test_html_answer_without_browser_is_unchecked_not_passed(monkeypatch):
     from deepcoder_lib.evaluation import check_answer
-    monkeypatch.setattr("deepcoder_lib.webcheck.find_chromium", lambda: None)  # as on a laptop without one
+    monkeypatch.setattr("deepcoder_lib.webcheck.browser.find_chromium", lambda: None)  # as on a laptop without one
     task = load_tasks(["html_circle_area"])[0]
     outcome = check_answer(task, "```python\n" + task["solution"] + "```")
     assert not outcome.passed and outcome.category == "unchecked", outcome
+
+
+# ---------------------------------------------------------------- issue 26: verdicts the answer cannot forge
+GRADED_ONLY = JSON_QUERY.replace("math.pi * r ** 2", "math.pi * r ** 2 if GRADED else 0").replace(
+    "app = Flask(__name__)", "import os\nGRADED = any('DEEPCODER' in k or 'DEEPCODER' in v or k.startswith('X') "
+                             "and len(k) == 13 for k, v in os.environ.items())\napp = Flask(__name__)")
+ANSWERS_ONCE = JSON_QUERY.replace("    r = float", "    import os\n    if CALLS:\n        os._exit(0)\n"
+                                  "    CALLS.append(1)\n    r = float").replace("app = Flask", "CALLS = []\napp = Flask")
+
+
+@pytest.mark.parametrize("code, message", [
+    (GRADED_ONLY, "GET /area?r=3.0 answered area=0, expected 28.2743"),
+    (ANSWERS_ONCE, "the checker did not finish: GET /area?r=1.5"),
+    (JSON_QUERY.replace("@app.route", "import sys\nsys.modules['flask'].Flask.__call__ = lambda *a: None\n@app.route"),
+     "GET /area?r=3.0 -> 500"),
+], ids=["behaves-only-when-graded", "answers-one-call-then-exits", "breaks-the-wsgi-entry"])
+def test_flask_answers_that_game_the_checker_fail(code, message):
+    check = check_flask_app(code, INPUTS, AREAS, **AREA, timeout=5)
+    assert not check.ok and message in check.message, check.message
+
+
+def test_a_page_served_as_something_else_is_not_a_page():
+    as_text = PAGE_JS.replace("    return PAGE", "    return PAGE, 200, {'Content-Type': 'text/plain'}")
+    as_json = PAGE_JS.replace("    return PAGE", "    return {'html': PAGE}")
+    for code, kind in ((as_text, "text/plain"), (as_json, "application/json")):
+        check = check_html_page(code, HTML_INPUTS, AREAS, **PAGE, browser=False)
+        assert not check.ok and not check.unchecked and f"answered {kind}" in check.message, check.message
+
+
+def test_an_app_that_serves_no_page_fails_even_with_a_forged_report():
+    code = ("import os\nprint('\\nDEEPCODER-CHECK ' + '0' * 32 + ' {\"routes\": [], \"calls\": [{\"status\": 200, "
+            "\"type\": \"text/html\", \"body\": \"<input id=radius><script></script>\"}]}', flush=True)\n"
+            "from flask import Flask\napp = Flask(__name__)\n")
+    check = check_html_page(code, HTML_INPUTS, AREAS, **PAGE, browser=False)
+    assert not check.ok and not check.unchecked and "GET / -> 404" in check.message, check.message
+
+
+def _page(script_body: str, extra_html: str = "") -> str:
+    """A page whose button runs ``script_body`` with r (the radius typed) and a = pi r^2 (as text, 4 decimals)."""
+    return PAGE_JS.replace('<p>Area: <span id="area"></span></p>', extra_html or '<p>Area: <span id="area"></span></p>'
+                           ).replace('document.getElementById("area").textContent = (Math.PI * r * r).toFixed(4);',
+                                     'const a = (Math.PI * r * r).toFixed(4);\n  ' + script_body)
+
+
+def _hide(style: str) -> str:
+    """A page that shows NaN and puts the right number in a child styled ``style``."""
+    return _page(f"document.getElementById('area').innerHTML = 'NaN<span style=\"{style}\">' + a + '</span>';")
+
+
+SEEN_RIGHT = {  # the number is there for a person to read: each passes
+    "nested spans": _page("document.getElementById('area').innerHTML = '<b>Area</b>: <i>' + a + '</i> cm²';"),
+    "an <output> value": _page('document.getElementById("area").value = a;', '<output id="area"></output>'),
+    "a read-only input": _page('document.getElementById("area").value = a;', '<input id="area" readonly>'),
+    "visible next to a hidden NaN": _page(
+        "document.getElementById('area').innerHTML = '<span style=\"display:none\">NaN</span>' + a;"),
+}
+SEEN_WRONG = {  # the number is in the DOM but a person sees NaN or nothing: each fails
+    "hidden element holds it, NaN shown": (_page(
+        'document.getElementById("area").textContent = a; document.getElementById("shown").textContent = "NaN";',
+        '<p>Area: <span id="shown"></span><span id="area" hidden></span></p>'), "#area is not visible"),
+    "display:none child, NaN shown": (_hide("display: none"), "it shows no number in 'NaN'"),
+    "transparent text": (_hide("color: transparent"), "no number in 'NaN'"),
+    "opacity 0": (_hide("opacity: 0"), "no number in 'NaN'"),
+    "font-size 0": (_hide("font-size: 0"), "no number in 'NaN'"),
+    "off the page": (_hide("position: absolute; left: -9999px"), "no number in 'NaN'"),
+    "visibility hidden": (_hide("visibility: hidden"), "no number in 'NaN'"),
+    "clipped by a zero-size box": (_hide("display: inline-block; width: 0; height: 0; overflow: hidden"),
+                                   "no number in 'NaN'"),
+    "two elements with the id": (_page(
+        "document.querySelectorAll('[id=area]')[0].textContent = a;",
+        '<p><span id="area" style="display:none"></span>Area: <span id="area">NaN</span></p>'),
+        "2 elements have the id 'area'"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SEEN_RIGHT))
+def test_html_numbers_a_person_sees_pass(browser, name):
+    check = check_html_page(SEEN_RIGHT[name], HTML_INPUTS, AREAS, **PAGE, browser=True, timeout=10)
+    assert check.ok, (name, check.message)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SEEN_WRONG))
+def test_html_numbers_a_person_does_not_see_fail(browser, name):
+    code, message = SEEN_WRONG[name]
+    check = check_html_page(code, HTML_INPUTS, AREAS, **PAGE, browser=True, timeout=10)
+    assert not check.ok and not check.unchecked and message in check.message, (name, check.message)
+
+
+def _phone_home(js: str) -> str:
+    """A right page that also runs ``js`` (reaching for the host) when the button is clicked."""
+    return PAGE_JS.replace("function calc() {", "function calc() {\n  try { " + js + " } catch (e) {}")
+
+
+@pytest.mark.slow
+def test_page_javascript_reaches_no_host_port(browser):
+    """WebSocket, fetch, an image and WebRTC (STUN over UDP) aimed at the host's 127.0.0.1: nothing arrives."""
+    import socket
+    with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen(8)
+        tcp.settimeout(0.5)
+        udp.bind(("127.0.0.1", 0))
+        udp.settimeout(0.5)
+        port, uport = tcp.getsockname()[1], udp.getsockname()[1]
+        js = (f"new WebSocket('ws://127.0.0.1:{port}/x'); fetch('http://127.0.0.1:{port}/f', {{mode: 'no-cors'}}); "
+              f"new Image().src = 'http://localhost:{port}/i'; "
+              f"const pc = new RTCPeerConnection({{iceServers: [{{urls: 'stun:127.0.0.1:{uport}'}}]}}); "
+              f"pc.createDataChannel('d'); pc.createOffer().then(o => pc.setLocalDescription(o));")
+        check = check_html_page(_phone_home(js), HTML_INPUTS, AREAS, **PAGE, browser=True, timeout=10)
+        assert check.ok, check.message  # the page itself works: only its reach is cut
+        with pytest.raises(socket.timeout):
+            tcp.accept()
+        with pytest.raises(socket.timeout):
+            udp.recvfrom(2048)
+
+
+@pytest.mark.slow
+def test_a_page_whose_handler_loops_fails_in_bounded_time(browser, capsys):
+    """Each request goes to the one app run; an endless handler ends the check with a reason, not an exception."""
+    import time
+    code = PAGE_FETCH.replace("    r = float(request.args[\"radius\"])", "    while True:\n        pass")
+    start = time.monotonic()
+    check = check_html_page(code, HTML_INPUTS, AREAS, **PAGE, browser=True, timeout=3)
+    assert not check.ok and time.monotonic() - start < 3 * 3 + 15, check.message
+    assert any(why in check.message for why in ("#area shows 0", "did not finish", "could not", "time budget")), \
+        check.message
+
+
+@pytest.mark.slow
+def test_html_check_shows_its_progress(browser, capsys):
+    assert check_html_page(PAGE_JS, HTML_INPUTS, AREAS, **PAGE, browser=True, timeout=10).ok
+    err = capsys.readouterr().err
+    assert "HTML check: 1/2 cases done" in err and "HTML check: 2/2 cases done" in err, err
+
+
+@pytest.mark.slow
+def test_a_page_that_lies_to_the_checks_javascript_still_fails(browser):
+    """The page redefines what a visibility check would call; the check reads in a world of its own."""
+    lies = ("Element.prototype.checkVisibility = () => true; window.getComputedStyle = () => ({opacity: '1', "
+            "fontSize: '16px', color: 'rgb(0, 0, 0)', clipPath: 'none', overflow: 'visible', clip: 'auto', "
+            "position: 'static'}); Array.prototype.some = () => true;")
+    code = _hide("opacity: 0").replace("<script>", "<script>\n" + lies)
+    check = check_html_page(code, HTML_INPUTS, AREAS, **PAGE, browser=True, timeout=10)
+    assert not check.ok and "no number in 'NaN'" in check.message, check.message
+
+
+@pytest.mark.slow
+def test_a_page_that_freezes_the_browser_fails_in_bounded_time(browser):
+    """A script that never yields (started just after the click) blocks every read: the browser is ended."""
+    import time
+    code = PAGE_JS.replace("function calc() {", "function calc() {\n  setTimeout(() => { while (true) {} }, 0);\n"
+                           "  return;")  # the click returns, then the page never yields again
+    start = time.monotonic()
+    check = check_html_page(code, HTML_INPUTS, AREAS, **PAGE, browser=True, timeout=4)
+    assert not check.ok and not check.unchecked, check.message
+    assert time.monotonic() - start < 4 * 3 + 60 + 15, "bounded by the budget, Chromium's start-up and 10 s"

@@ -1,10 +1,11 @@
 """The bubblewrap command line of a sandboxed run, and the checks of what this machine allows.
 
-``sandbox.run_code`` calls ``bwrap_command`` for the namespaces and mounts; this module knows
+``runner.run_code`` calls ``bwrap_command`` for the namespaces and mounts; this module knows
 bubblewrap's flags and versions, the folders to hide (home, /root, /tmp, /var/tmp, /run), the
-tmpfs size caps, the seccomp filter that forbids nested user namespaces (bubblewrap's own
-``--disable-userns`` works only where bubblewrap itself is unprivileged, not as root), and
-``probe`` that tries bubblewrap once to tell "installed" from "allowed to create namespaces".
+tmpfs size caps, a read-only ``/dev`` (only the capped ``/dev/shm`` is writable), ``/proc/keys``
+masked, where the seccomp filter of ``seccomp.py`` goes (bubblewrap's own ``--disable-userns`` works
+only where bubblewrap itself is unprivileged, not as root), and ``probe`` that tries bubblewrap once
+to tell "installed" from "allowed to create namespaces".
 """
 from __future__ import annotations
 
@@ -13,13 +14,10 @@ import os
 import platform
 import re
 import shutil
-import struct
 import subprocess
 import sys
 
-# (AUDIT_ARCH, unshare, clone, clone3, keyctl) syscall numbers where the seccomp filter is known to fit
-ARCHES = {"x86_64": (0xC000003E, 272, 56, 435, 250), "aarch64": (0xC00000B7, 97, 220, 435, 219)}
-CLONE_NEWUSER = 0x10000000
+from . import seccomp
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,36 +51,9 @@ def version() -> tuple[int, ...]:
 
 
 def keyctl_syscall() -> int | None:
-    """The keyctl syscall number on this CPU (for a new session keyring), or None where unknown."""
-    arch = ARCHES.get(platform.machine())
-    return arch[4] if arch and sys.platform == "linux" else None
-
-
-def seccomp_program() -> bytes | None:
-    """A classic-BPF seccomp filter: unshare/clone with CLONE_NEWUSER -> EPERM, clone3 -> ENOSYS.
-
-    glibc falls back from clone3 to clone on ENOSYS (as under Flatpak), so threads still work.
-    None on CPUs whose syscall numbers are not listed in ``ARCHES``.
-    """
-    arch = ARCHES.get(platform.machine())
-    if arch is None:
-        return None
-    audit, unshare, clone, clone3 = arch[:4]
-    ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JSET|K, BPF_RET|K
-    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
-    prog = [(ld, 0, 0, 4),                    # 0: A = arch
-            (jeq, 0, 6, audit),               # 1: another ABI -> allow (at 8)
-            (ld, 0, 0, 0),                    # 2: A = syscall number
-            (jeq, 7, 0, clone3),              # 3: clone3 -> ENOSYS (at 11)
-            (jeq, 1, 0, unshare),             # 4: unshare -> check flags (at 6)
-            (jeq, 0, 2, clone),               # 5: clone -> check flags; else allow (at 8)
-            (ld, 0, 0, 16),                   # 6: A = low 32 bits of the first argument (flags)
-            (jset, 1, 0, CLONE_NEWUSER),      # 7: CLONE_NEWUSER -> EPERM (at 9)
-            (ret, 0, 0, allow),               # 8
-            (ret, 0, 0, eperm),               # 9
-            (ret, 0, 0, allow),               # 10 (unused)
-            (ret, 0, 0, enosys)]              # 11
-    return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+    """The keyctl syscall number on this CPU, or None where unknown (the run itself may not call it)."""
+    arch = seccomp.ARCHES.get(platform.machine())
+    return arch["keyctl"] if arch and sys.platform == "linux" else None
 
 
 def hidden_dirs() -> list[str]:
@@ -97,8 +68,10 @@ def hidden_dirs() -> list[str]:
 def bwrap_command(scratch: str, disk_mb: int, seccomp_fd: int | None) -> list[str]:
     """bwrap and its flags, up to ``--``: read-only system, hidden folders, no network, no nesting."""
     size = str(disk_mb * 1024 * 1024)
-    args = [shutil.which("bwrap"), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-            "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]  # multiprocessing needs it, as nobody
+    args = [shutil.which("bwrap"), "--ro-bind", "/", "/", "--proc", "/proc",
+            "--ro-bind", "/dev/null", "/proc/keys", "--ro-bind", "/dev/null", "/proc/key-users",  # no key names
+            "--dev", "/dev", "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",  # multiprocessing needs it
+            "--remount-ro", "/dev"]  # device nodes still work; only /dev/shm (capped) is writable
     hidden = hidden_dirs()
     for d in hidden:
         args += ["--perms", "1777" if d == "/tmp" else "0755", "--size", size, "--tmpfs", d]

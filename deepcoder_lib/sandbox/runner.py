@@ -2,36 +2,42 @@
 
 ``extract_code`` pulls the code out of a model's answer; ``run_code`` runs it and returns a
 ``RunResult``. ``webcheck.py`` builds the Flask/HTML checks on top, ``evaluation.py`` the task suite.
-``sandbox_bwrap.py`` builds the bubblewrap command, ``sandbox_tree.py`` starts, watches and kills
-the run's process tree.
+``bwrap.py`` builds the bubblewrap command, ``tree.py`` starts, watches and kills the run's
+process tree.
 
-Every run, everywhere: a fresh scratch folder as working directory, a minimal environment, stdin
-fed and output captured up to ``max_output`` characters, a wall-clock ``timeout``, and a psutil
-watchdog that kills the whole process tree when its summed RSS passes ``memory_mb`` or it holds more
-than ``max_processes`` processes (it looks every 50 ms, so a run can overshoot briefly). When the run
-ends, every process it started is killed and the scratch folder removed.
+Every run, everywhere: a fresh scratch folder as working directory, a minimal environment (no
+course-named variable an answer could test for), stdin fed and output captured up to ``max_output``
+characters, a wall-clock ``timeout``, and a psutil watchdog that kills the whole process tree when
+its summed RSS passes ``memory_mb`` or it holds more than ``max_processes`` processes (it looks every
+50 ms, so a run can overshoot briefly). Where the machine gives one (``cgroup.py``), a memory and
+pids cgroup per run makes ``memory_mb`` cap ALL the memory the run holds (RAM folders, pipe buffers,
+inodes, kernel objects) at once and finds every process. On Linux x86_64/aarch64 the seccomp filter
+of ``seccomp.py`` allows only the CPU's native system calls and refuses nested user namespaces,
+memfds, System V and POSIX message-queue IPC, 1 MB pipes, keys and ptrace. When the run ends, every
+process it started is killed and the scratch folder removed.
 
 With bubblewrap (``sandbox_level == "bwrap"``, Linux where bubblewrap can create namespaces):
   * new network, PID, IPC and UTS namespaces: no network at all (not even the host's loopback),
-    and when the run ends every process it started dies with its namespace;
-  * a read-only view of the system; home folders, /root, /tmp, /var/tmp and /run (so no Docker or
-    D-Bus socket) replaced by empty RAM folders of at most ``disk_mb`` each, as is a private,
-    writable /dev/shm (``multiprocessing`` works); only the Python installation is mapped back;
-  * a new, empty session keyring; no nested user namespaces (a seccomp filter on x86_64 and
-    aarch64, plus bubblewrap's ``--disable-userns`` where bubblewrap >= 0.8 runs unprivileged);
-    a new terminal session;
+    and when the run ends (or the notebook kernel dies) every process it started dies with them;
+  * a read-only view of the system, ``/dev`` included; home folders, /root, /tmp, /var/tmp and /run
+    (so no Docker or D-Bus socket) replaced by empty RAM folders of at most ``disk_mb`` each, as is a
+    private, writable /dev/shm (``multiprocessing`` works); only the Python installation is mapped
+    back; ``/proc/keys`` masked; a new terminal session;
   * as root: the code runs as user ``nobody`` with no capabilities;
   * rlimits: CPU seconds, address space (``memory_mb``), processes, file size, open files.
+  Still visible: folders outside the home folders (a course or data folder there, read-only) and,
+  in ``/proc/self/mountinfo``, the paths of the folders mounted over.
 Without it (``sandbox_level == "fallback"``) the code runs as YOU: with network access and your
 user's access to your files. ``run_code`` then warns (a ``SandboxWarning`` and ``RunResult.warning``).
-On Linux the rlimits still apply and the run's first process is a child subreaper, so even a
-double-forked daemon is killed. On macOS the address-space limit is not enforced by the kernel and
-on Windows there are no rlimits at all: memory and processes are limited by the watchdog only,
-and a process that leaves the tree (a double fork) and clears its environment can outlive the run.
-What it never protects against: kernel exploits, a CPU-hungry run slowing the rest of the machine
-until its timeout, memory spikes shorter than the watchdog's 50 ms, and bugs in bubblewrap itself.
-There is no cgroup: the memory and process caps of the whole run are the watchdog's (plus the
-per-process rlimits). Treat it as a seat belt, not a vault.
+On Linux the rlimits and the seccomp filter still apply, and the run's first process is a child
+subreaper that dies with the kernel and kills every descendant, even a double-forked daemon
+(``fallback.py`` cleans up what is left: marked processes, POSIX shared memory). Without a cgroup,
+code that kills the subreaper first can leave a daemon behind. On macOS the address-space limit is
+not enforced by the kernel and on Windows there are no rlimits at all: memory and processes are
+limited by the watchdog only, and a process that leaves the tree (a double fork) and clears its
+environment can outlive the run. What it never protects against: kernel exploits, a CPU-hungry run
+slowing the rest of the machine until its timeout, bugs in bubblewrap itself and, without a cgroup,
+memory no RSS shows and spikes shorter than the watchdog's 50 ms. Treat it as a seat belt, not a vault.
 """
 from __future__ import annotations
 
@@ -42,12 +48,12 @@ import shutil
 import signal
 import sys
 import tempfile
-import uuid
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import sandbox_bwrap, sandbox_tree
+from . import bwrap, cgroup, fallback, seccomp, tree
 
 NOBODY = 65534
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.S | re.M)
@@ -63,11 +69,6 @@ ISOLATIONS = ("auto", "bwrap", "fallback")
 
 class SandboxWarning(UserWarning):
     """Model-written code ran with less isolation than bubblewrap gives (see the module docstring)."""
-
-
-
-
-from .extract import extract_code  # re-exported
 
 
 
@@ -97,7 +98,7 @@ class RunResult:
         if self.output_truncated:
             return "too much output: killed at the output limit"
         if self.memory_exceeded:
-            return "killed: its processes together used more than memory_mb"
+            return "killed: the run held more than memory_mb (its processes' RSS, or all its memory in a cgroup)"
         if self.processes_exceeded:
             return "killed: it started more than max_processes processes"
         if self.returncode == 0:
@@ -113,16 +114,21 @@ class RunResult:
 
 def bwrap_available() -> bool:
     """Is bubblewrap installed AND allowed to create namespaces here? (checked once, by trying)"""
-    return sandbox_bwrap.probe()[0]
+    return bwrap.probe()[0]
 
 
 def isolation_status() -> tuple[str, str]:
     """("bwrap" | "fallback", one line for people): what ``run_code`` gives on this machine, and the fix."""
-    ok, why = sandbox_bwrap.probe()
+    ok, why = bwrap.probe()
+    kind, memory = cgroup.probe()
+    memory = (f"; memory: {memory}" if kind else
+              f"; memory: only the processes' RSS is watched ({memory}): RAM disks, pipes and kernel memory are not")
     if ok:
-        gap = "" if sandbox_bwrap.seccomp_program() is not None or sandbox_bwrap.version() >= (0, 8, 0) else \
+        gap = "" if seccomp.program() is not None or bwrap.version() >= (0, 8, 0) else \
             " (nested user namespaces are NOT blocked on this CPU with this bubblewrap: upgrade to >= 0.8)"
-        return "bwrap", f"{why}: model-written code runs without network, your files or your keys{gap}"
+        return "bwrap", (f"{why}: model-written code runs without network, your home folder or your keys{gap}; "
+                         "it can still read folders outside your home (a course or data folder there) and see "
+                         f"their paths in /proc/self/mountinfo{memory}")
     if sys.platform == "linux" and "cannot create its namespaces" in why:
         fix = ("allow unprivileged user namespaces for bwrap (Ubuntu 24.04: an AppArmor profile for "
                "/usr/bin/bwrap, or `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`)")
@@ -130,7 +136,7 @@ def isolation_status() -> tuple[str, str]:
         fix = "install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap)"
     else:
         fix = "use WSL2 (Windows) or a Linux machine with bubblewrap for isolation"
-    return "fallback", f"{why}: {_missing()}; fix: {fix}"
+    return "fallback", f"{why}: {_missing()}{memory if sys.platform == 'linux' else ''}; fix: {fix}"
 
 
 def _missing() -> str:
@@ -142,29 +148,6 @@ def _missing() -> str:
     return what
 
 
-def _own_process_count() -> int:
-    import psutil
-    uid = os.getuid()
-    count = 0
-    for proc in psutil.process_iter(["uids"]):
-        try:
-            count += proc.info["uids"].real == uid
-        except (AttributeError, psutil.Error):
-            pass
-    return count
-
-
-def _kill_leftovers(token: str) -> None:
-    """Kill any process still carrying this run's marker in its environment (fallback clean-up)."""
-    import psutil
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get("DEEPCODER_RUN") == token:
-                proc.kill()
-        except (psutil.Error, OSError):
-            pass
-
-
 def _check_positive(name: str, value, hint: str) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"`{name}` must be a positive number, got {value!r}; {hint}")
@@ -172,8 +155,12 @@ def _check_positive(name: str, value, hint: str) -> None:
 
 def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_processes: int = 32,
              disk_mb: int = 32, max_output: int = 100_000, files: dict[str, str] | None = None,
-             args: tuple[str, ...] = (), stdin: str = "", isolation: str | None = None) -> RunResult:
+             args: tuple[str, ...] = (), stdin: str = "", isolation: str | None = None, pass_fds: tuple[int, ...] = (),
+             stop: threading.Event | None = None) -> RunResult:
     """Run ``code`` as ``main.py`` in a fresh scratch folder, isolated as the module docstring says.
+
+    ``pass_fds`` hands the run open file descriptors (``webcheck`` gives an app its listening socket
+    this way); setting ``stop`` ends the run early, as a timeout would but reported as not timed out.
 
     ``files`` adds more files next to it (name -> text). ``isolation``: "auto" (bubblewrap if it
     works here, else the fallback, with a ``SandboxWarning``), "bwrap" (refuse to run without it)
@@ -195,12 +182,12 @@ def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_proc
         raise ValueError(f"`isolation` must be 'auto', 'bwrap' or 'fallback', got {isolation!r}")
     use_bwrap = isolation != "fallback" and bwrap_available()
     if isolation == "bwrap" and not use_bwrap:
-        raise RuntimeError(f"{sandbox_bwrap.probe()[1]}: install it (Debian/Ubuntu: apt-get install bubblewrap) "
+        raise RuntimeError(f"{bwrap.probe()[1]}: install it (Debian/Ubuntu: apt-get install bubblewrap) "
                            "or pass isolation='fallback' to run with resource limits only")
     root = hasattr(os, "getuid") and os.getuid() == 0
     scratch = tempfile.mkdtemp(prefix="deepcoder-run-")
-    token = uuid.uuid4().hex
-    seccomp_fd = None
+    seccomp_fd, run_cgroup, marker = None, None, fallback.Marker() if not use_bwrap else None
+    program = seccomp.program()
     try:
         for name, text in {**(files or {}), "main.py": code}.items():
             if Path(name).is_absolute() or ".." in Path(name).parts:
@@ -208,40 +195,46 @@ def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_proc
             (Path(scratch) / name).parent.mkdir(parents=True, exist_ok=True)
             (Path(scratch) / name).write_text(text, encoding="utf-8")
         nproc = max_processes if (use_bwrap and root) or not hasattr(os, "getuid") else \
-            _own_process_count() + max_processes
+            fallback.own_process_count() + max_processes
         cpu = int(timeout) + 1
         limits = {"RLIMIT_CPU": (cpu, cpu + 1), "RLIMIT_AS": (memory_mb << 20,) * 2,
                   "RLIMIT_NPROC": (nproc,) * 2, "RLIMIT_FSIZE": (disk_mb << 20,) * 2,
                   "RLIMIT_NOFILE": (64, 64), "RLIMIT_CORE": (0, 0)}
         cfg = {"copy_from": "/tmp/.input" if use_bwrap else None, "work": "/tmp/sandbox" if use_bwrap else scratch,
                "limits": limits, "uid": NOBODY if use_bwrap else None, "python": sys.executable, "args": list(args),
-               "keyctl": sandbox_bwrap.keyctl_syscall() if use_bwrap else None,
+               "seccomp": program.hex() if program is not None and not use_bwrap else None,
                "reaper": not use_bwrap and sys.platform == "linux"}
         env = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]), "LANG": "C.UTF-8",
                "HOME": cfg["work"], "TMPDIR": "/tmp" if use_bwrap else scratch, "PYTHONIOENCODING": "utf-8",
-               "MPLBACKEND": "Agg", "DEEPCODER_RUN": token}
+               "MPLBACKEND": "Agg", **(marker.env if marker else {})}
         if os.name == "nt":  # Python on Windows does not start without SYSTEMROOT
             env.update({k: os.environ[k] for k in ("SYSTEMROOT", "WINDIR") if k in os.environ},
                        TEMP=scratch, TMP=scratch)
         prefix = []
         if use_bwrap:
-            program = sandbox_bwrap.seccomp_program()
-            if program is not None:  # bwrap reads the filter from a file descriptor: a pipe (96 bytes)
+            if program is not None:  # bwrap reads the filter from a file descriptor: a pipe (< 64 KiB)
                 seccomp_fd, write_end = os.pipe()
                 os.write(write_end, program)
                 os.close(write_end)
-            prefix = sandbox_bwrap.bwrap_command(scratch, disk_mb, seccomp_fd)
-        command = prefix + [sys.executable, "-c", sandbox_tree.BOOT, json.dumps(cfg)]
-        fields = sandbox_tree.supervise(command, env, scratch, timeout, max_output, stdin, memory_mb, max_processes,
-                                        pass_fds=() if seccomp_fd is None else (seccomp_fd,))
+            prefix = bwrap.bwrap_command(scratch, disk_mb, seccomp_fd)
+        command = prefix + [sys.executable, "-c", tree.BOOT, json.dumps(cfg)]
+        run_cgroup = cgroup.RunCgroup.create(memory_mb, max_processes)
+        if run_cgroup is not None:
+            command = run_cgroup.wrap(command)
+        fields = tree.supervise(command, env, scratch, timeout, max_output, stdin, memory_mb, max_processes,
+                                pass_fds=tuple(pass_fds) + (() if seccomp_fd is None else (seccomp_fd,)),
+                                cgroup=run_cgroup, bwrap=use_bwrap, stop=stop)
     finally:
         if seccomp_fd is not None:
             os.close(seccomp_fd)
-        _kill_leftovers(token)
+        if run_cgroup is not None:
+            run_cgroup.remove()
+        if marker is not None:
+            marker.clean_up()
         shutil.rmtree(scratch, ignore_errors=True)
     result = RunResult(**fields, sandbox_level="bwrap" if use_bwrap else "fallback")
     if not use_bwrap:
-        ok, why = sandbox_bwrap.probe()
+        ok, why = bwrap.probe()
         why = "isolation='fallback' was asked for" if ok else why
         result.warning = f"bubblewrap is not available ({why}): {_missing()}"
         warnings.warn(result.warning, SandboxWarning, stacklevel=2)
