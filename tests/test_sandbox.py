@@ -582,3 +582,22 @@ def test_fallback_removes_its_posix_shared_memory(host_unharmed):
         assert theirs.read_text() == "not the run's"
     finally:
         theirs.unlink()
+
+
+def test_concurrent_runs_do_not_share_one_process_limit():
+    """As root every run becomes user nobody, whose RLIMIT_NPROC counts all of nobody's processes: with a cgroup
+    capping each run, four runs of 12 processes each (48 > max_processes=32) all start. The judge and a class
+    hub run sandboxes side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+    if not (bwrap_available() and os.getuid() == 0):
+        pytest.skip("about runs as root in bubblewrap (user nobody)")
+    probe = cgroup.RunCgroup.create(64, 4)
+    if probe is None or not probe.counts_processes:
+        pytest.skip("no cgroup with a pids limit here: the per-user RLIMIT_NPROC stays the cap")
+    probe.remove()
+    code = ("import subprocess, sys, time\n"
+            "kids = [subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(3)']) for _ in range(11)]\n"
+            "print(sum(k.wait() == 0 for k in kids))\n")
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: run_code(code, timeout=60, max_processes=32), range(4)))
+    assert [r.stdout.strip() for r in results] == ["11"] * 4, [(r.stdout, r.stderr[-300:]) for r in results]

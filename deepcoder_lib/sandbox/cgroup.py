@@ -164,8 +164,11 @@ def _systemd_prefix(exe: str, memory: int, tasks: int) -> list[str]:
 class RunCgroup:
     """The cgroup(s) of one run: ``wrap`` its command, then read ``oom_killed``, ``kill`` and ``remove`` it."""
 
-    def __init__(self, kind: str, dirs: list[str], memory: int, tasks: int):
+    def __init__(self, kind: str, dirs: list[str], memory: int, tasks: int, counts_processes: bool = True):
         self.kind, self.dirs, self.memory, self.tasks = kind, dirs, memory, tasks
+        # True when this cgroup caps the run's processes (pids.max, or systemd's TasksMax): then the per-user
+        # RLIMIT_NPROC, which every concurrent run as the same user shares, need not be the cap
+        self.counts_processes = counts_processes
 
     @classmethod
     def create(cls, memory_mb: int, max_processes: int) -> RunCgroup | None:
@@ -186,17 +189,19 @@ class RunCgroup:
             if kind == "v1":
                 cls._write(dirs[0], "memory.limit_in_bytes", memory)
                 cls._write(dirs[0], "memory.memsw.limit_in_bytes", memory, required=False)  # no swap either
-                if len(dirs) > 1:
+                counts = len(dirs) > 1
+                if counts:
                     cls._write(dirs[1], "pids.max", tasks)
             else:
                 cls._write(dirs[0], "memory.max", memory)
                 cls._write(dirs[0], "memory.swap.max", 0, required=False)
                 cls._write(dirs[0], "memory.oom.group", 1, required=False)  # an OOM kills the whole run
+                counts = os.path.exists(os.path.join(dirs[0], "pids.max"))
                 cls._write(dirs[0], "pids.max", tasks, required=False)
         except OSError:
             _remove(dirs)
             return None
-        return cls(kind, dirs, memory, tasks)
+        return cls(kind, dirs, memory, tasks, counts)
 
     @staticmethod
     def _write(folder: str, name: str, value, required: bool = True) -> None:

@@ -1,6 +1,6 @@
 """Run model-written Python in a separate, limited process: never in the notebook's kernel.
 
-``extract_code`` pulls the code out of a model's answer; ``run_code`` runs it and returns a
+``run_code`` runs model-written code and returns a
 ``RunResult``. ``webcheck.py`` builds the Flask/HTML checks on top, ``evaluation.py`` the task suite.
 ``bwrap.py`` builds the bubblewrap command, ``tree.py`` starts, watches and kills the run's
 process tree.
@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import sys
@@ -56,10 +55,7 @@ from pathlib import Path
 from . import bwrap, cgroup, fallback, seccomp, tree
 
 NOBODY = 65534
-_FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.S | re.M)
-_ALIASES = {"python": {"python", "py", "python3", "py3"}, "html": {"html", "htm"},
-            "javascript": {"javascript", "js"}}
-_CODE_START = re.compile(r"^(def |class |import |from \S+ import |@\w|async def |if __name__|[A-Za-z_]\w* = )")
+SHARED_NPROC = 4096  # user nobody's RLIMIT_NPROC where a cgroup caps each run's own processes
 _SIGNALS = {getattr(signal, name): text for name, text in (
     ("SIGKILL", "killed (SIGKILL): memory, CPU or process limit, or the timeout"),
     ("SIGXCPU", "killed (SIGXCPU): CPU-time limit"), ("SIGXFSZ", "killed (SIGXFSZ): file-size limit"),
@@ -194,8 +190,13 @@ def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_proc
                 raise ValueError(f"`files` names must be relative, got {name!r}")
             (Path(scratch) / name).parent.mkdir(parents=True, exist_ok=True)
             (Path(scratch) / name).write_text(text, encoding="utf-8")
+        run_cgroup = cgroup.RunCgroup.create(memory_mb, max_processes)
         nproc = max_processes if (use_bwrap and root) or not hasattr(os, "getuid") else \
             fallback.own_process_count() + max_processes
+        if use_bwrap and root and run_cgroup is not None and run_cgroup.counts_processes:
+            # every run as root becomes user nobody, and RLIMIT_NPROC counts all of nobody's processes: concurrent
+            # runs (a class, a test suite) would fail each other with EAGAIN. The cgroup caps this run's processes.
+            nproc = SHARED_NPROC
         cpu = int(timeout) + 1
         limits = {"RLIMIT_CPU": (cpu, cpu + 1), "RLIMIT_AS": (memory_mb << 20,) * 2,
                   "RLIMIT_NPROC": (nproc,) * 2, "RLIMIT_FSIZE": (disk_mb << 20,) * 2,
@@ -218,7 +219,6 @@ def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_proc
                 os.close(write_end)
             prefix = bwrap.bwrap_command(scratch, disk_mb, seccomp_fd)
         command = prefix + [sys.executable, "-c", tree.BOOT, json.dumps(cfg)]
-        run_cgroup = cgroup.RunCgroup.create(memory_mb, max_processes)
         if run_cgroup is not None:
             command = run_cgroup.wrap(command)
         fields = tree.supervise(command, env, scratch, timeout, max_output, stdin, memory_mb, max_processes,
