@@ -1,7 +1,9 @@
 # deepcoder: the two commands of the README's Quick start.
 #   make lab    install everything into .venv, prepare the embedded model, open JupyterLab
 #   make test   install the test extras too and run the whole test suite offline
-PYTHON ?= python3.11
+# The first of these that is present: the course supports Python 3.11-3.13 (pyproject.toml's requires-python).
+# On Linux the CPU build of torch comes from PyTorch's CPU index for each of them (deepcoder_lib.torchbuild).
+PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3.13,$(if $(shell command -v $(p) 2>/dev/null),$(p))) python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
@@ -40,12 +42,10 @@ prepare: install
 doctor: install
 	$(BIN)/python -m deepcoder_lib doctor
 
-# JupyterLab refuses to start as root (containers, cloud VMs) unless told --allow-root.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
-
-lab: prepare
-	@$(if $(ROOT_FLAG),echo "make lab: running as root: JupyterLab starts with --allow-root")
-	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/00_start_here.ipynb
+# python -m deepcoder_lib lab: prepares the model if needed, then JupyterLab with the course's configuration
+# (a memory indicator; kernels idle for 30 minutes are shut down; --allow-root when run as root).
+lab: install
+	$(BIN)/python -m deepcoder_lib lab
 
 test: install-test prepare
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -ra

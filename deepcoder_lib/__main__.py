@@ -1,4 +1,4 @@
-"""Command line: ``python -m deepcoder_lib {doctor,prepare,evaluate}``."""
+"""Command line: ``python -m deepcoder_lib {lab,doctor,prepare,evaluate}`` (also installed as ``deepcoder``)."""
 from __future__ import annotations
 
 import argparse
@@ -14,6 +14,10 @@ def main(argv: list[str] | None = None) -> int:
     prep = sub.add_parser("prepare", help="prepare the embedded model once, before class")
     prep.add_argument("--force", action="store_true", help="rebuild even if the prepared folder looks fine")
     sub.add_parser("evaluate", help="run the text-to-code task suite (see --help)", add_help=False)
+    sub.add_parser("lab", help="prepare the model if needed and open the course in JupyterLab", add_help=False)
+    if argv[:1] == ["lab"]:
+        from . import launch
+        return launch.main(argv[1:])
     if argv[:1] == ["evaluate"]:
         from . import evaluation
         return evaluation.main(argv[1:])

@@ -70,7 +70,6 @@ def test_make_install_runs_it_before_the_requirements():
     assert torch_line < requirements_line
 
 
-def test_make_lab_allows_root_only_as_root():
+def test_make_lab_runs_the_course_launcher():
     out = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    lab = next(line for line in out.stdout.splitlines() if "jupyter lab" in line)
-    assert ("--allow-root" in lab) is (os.geteuid() == 0)
+    assert any(line.endswith("-m deepcoder_lib lab") for line in out.stdout.splitlines()), out.stdout

@@ -18,6 +18,7 @@ from notebook_utils import (ROOT, budget_for, course_notebooks, errors_shown, ex
 
 NOTEBOOKS = course_notebooks()
 TIMES_FILE = ROOT / "artifacts" / "notebook_times.json"
+MEMORY_FILE = ROOT / "artifacts" / "notebook_memory.json"  # peak kernel RSS in MiB, for the teacher's guide
 
 
 def test_kernel_is_this_venv():
@@ -65,11 +66,11 @@ def test_learner_visible_warnings_detects_each_kind():
     assert [f.split(":")[0] for f in found] == ["cell 1", "cell 2", "cell 3", "Output widget abcdef01"]
 
 
-def _record_time(name: str, seconds: float) -> None:
-    TIMES_FILE.parent.mkdir(exist_ok=True)
-    times = json.loads(TIMES_FILE.read_text()) if TIMES_FILE.exists() else {}
-    times[name] = round(seconds, 1)
-    TIMES_FILE.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+def _record(file: Path, name: str, value: float) -> None:
+    file.parent.mkdir(exist_ok=True)
+    values = json.loads(file.read_text()) if file.exists() else {}
+    values[name] = round(value, 1)
+    file.write_text(json.dumps(values, indent=1, sort_keys=True) + "\n")
 
 
 @pytest.mark.slow
@@ -80,8 +81,9 @@ def test_notebook_runs_clean(path: Path, capsys, request):
     run = execute_notebook(path)  # raises CellExecutionError on the first unexpected error
     with capsys.disabled():
         print(f"\n[notebook] {path.name}: {run.seconds:.1f} s ({run.code_cells} code cells, "
-              f"budget {budget_for(path)} s)")
-    _record_time(path.name, run.seconds)
+              f"budget {budget_for(path)} s), kernel peak {run.peak_rss_mb:.0f} MiB")
+    _record(TIMES_FILE, path.name, run.seconds)
+    _record(MEMORY_FILE, path.name, run.peak_rss_mb)
 
     expected = [i for i, c in enumerate(run.nb.cells) if has_tag(c, "raises-exception")]
     assert set(errors_shown(run.nb)) <= set(expected)  # belt and braces: nbclient enforces this
