@@ -62,14 +62,33 @@ def test_this_machine_plans_the_cpu_build_without_downloading():
                                        f"--extra-index-url {torchbuild.PYPI_INDEX}"]
 
 
-def test_make_install_runs_it_before_the_requirements():
-    out = subprocess.run(["make", "-n", "-B", "install"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    lines = out.stdout.splitlines()
+def _dry_run(*args: str) -> list[str]:
+    """The commands ``python course.py ARGS --dry-run`` would run, into a venv that does not exist."""
+    out = subprocess.run([sys.executable, "course.py", *args, "--dry-run", "--venv", "no-such-venv"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [line[2:] for line in out.stdout.splitlines() if line.startswith("+ ")]
+
+
+def test_course_py_installs_torch_before_the_requirements():
+    lines = _dry_run("install")
     torch_line = next(i for i, line in enumerate(lines) if "deepcoder_lib.torchbuild install" in line)
     requirements_line = next(i for i, line in enumerate(lines) if "-r requirements.txt" in line)
+    assert lines[0].endswith("-m venv " + str(ROOT / "no-such-venv"))
     assert torch_line < requirements_line
 
 
-def test_make_lab_runs_the_course_launcher():
-    out = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert any(line.endswith("-m deepcoder_lib lab") for line in out.stdout.splitlines()), out.stdout
+def test_course_py_test_adds_the_extras_and_runs_pytest_offline():
+    lines = _dry_run("test")
+    assert any("-r requirements-test.txt" in line for line in lines)
+    assert lines[-1].startswith("HF_HUB_OFFLINE=1 ") and "-m pytest -ra" in lines[-1]
+
+
+def test_make_targets_run_course_py():
+    for target in ("install", "lab", "test", "prepare", "doctor"):
+        out = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert f"course.py {target} --venv .venv" in out.stdout, (target, out.stdout)
+
+
+def test_course_py_lab_opens_the_course_launcher():
+    assert _dry_run("lab")[-1].endswith("-m deepcoder_lib lab")
