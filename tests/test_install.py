@@ -92,3 +92,29 @@ def test_make_targets_run_course_py():
 
 def test_course_py_lab_opens_the_course_launcher():
     assert _dry_run("lab")[-1].endswith("-m deepcoder_lib lab")
+
+
+def _other_python() -> Path | None:
+    """An installed Python 3.12 or 3.13 (pyenv's on the project's machines), for the course's other versions."""
+    import glob
+    for pattern in ("~/.pyenv/versions/3.12*/bin/python", "~/.pyenv/versions/3.13*/bin/python",
+                    "/usr/bin/python3.12", "/usr/bin/python3.13"):
+        found = sorted(glob.glob(os.path.expanduser(pattern)))
+        if found:
+            return Path(found[-1])
+    return None
+
+
+def test_uv_runs_course_py_with_another_python_and_no_project():
+    """The README's first command, with an installed Python (uv cannot download one here: PyPI only)."""
+    import shutil
+    uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
+    other = _other_python()
+    if not Path(uv).exists() or other is None:
+        pytest.skip("needs uv (requirements-test.txt) and a Python 3.12 or 3.13")
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    out = subprocess.run([uv, "run", "--no-project", "--python", str(other), "course.py", "install", "--dry-run",
+                          "--venv", "no-such-venv"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == f"+ {other} -m venv {ROOT / 'no-such-venv'}"
+    assert not (ROOT / "no-such-venv").exists()
