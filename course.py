@@ -80,7 +80,8 @@ def install(env: Path, *, dry_run: bool = False, with_tests: bool = False) -> No
         if not dry_run:
             marker.touch()
     test_marker = env / ".installed-test"
-    if with_tests and not up_to_date(test_marker, ROOT / "requirements-test.txt", marker):
+    extras = (ROOT / "requirements-test.txt", ROOT / "requirements-hub.txt")
+    if with_tests and not up_to_date(test_marker, *extras, marker):
         cmake = {"CMAKE_ARGS": os.environ.get("LLAMA_CMAKE_ARGS", PORTABLE_LLAMA)} \
             if platform.machine().lower() in ("x86_64", "amd64") else {}
         run(test_steps(env), dry_run, cmake)
