@@ -120,7 +120,7 @@ def check_widgets() -> Check:
         version = importlib.metadata.version("jupyterlab_widgets")
     except importlib.metadata.PackageNotFoundError:
         return Check("widget extension", FAIL, "jupyterlab_widgets is not installed (widgets would show as text)",
-                     "pip install ipywidgets==8.1.9, then restart JupyterLab")
+                     "pip install ipywidgets==8.1.8, then restart JupyterLab")
     candidates = [Path(p) / "labextensions" / "@jupyter-widgets" / "jupyterlab-manager"
                   for p in (Path(sys.prefix) / "share" / "jupyter",
                             Path(sys.base_prefix) / "share" / "jupyter")]
