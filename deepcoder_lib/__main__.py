@@ -1,4 +1,4 @@
-"""Command line: ``python -m deepcoder_lib {doctor,prepare,evaluate}``."""
+"""Command line: ``python -m deepcoder_lib {lab,doctor,prepare,evaluate}`` (also installed as ``deepcoder``)."""
 from __future__ import annotations
 
 import argparse
@@ -13,7 +13,13 @@ def main(argv: list[str] | None = None) -> int:
     doc.add_argument("--no-load", action="store_true", help="do not load the model (faster)")
     prep = sub.add_parser("prepare", help="prepare the embedded model once, before class")
     prep.add_argument("--force", action="store_true", help="rebuild even if the prepared folder looks fine")
+    prep.add_argument("--all", action="store_true", help="also the Qwen2 tokenizer and the twins: everything a shared, "
+                      "read-only cache needs (a class hub)")
     sub.add_parser("evaluate", help="run the text-to-code task suite (see --help)", add_help=False)
+    sub.add_parser("lab", help="prepare the model if needed and open the course in JupyterLab", add_help=False)
+    if argv[:1] == ["lab"]:
+        from . import launch
+        return launch.main(argv[1:])
     if argv[:1] == ["evaluate"]:
         from . import evaluation
         return evaluation.main(argv[1:])
@@ -31,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         print(f"embedded model ready: {path}")
+        if args.all:
+            from . import tokens, twins
+            print(f"Qwen2 tokenizer ready: {tokens.prepare_qwen2(force=args.force)}")
+            for name in twins.twin_names():
+                print(f"twin {name} ready: {twins.build_twin(name, force=args.force)}")
         return 0
     return 2
 

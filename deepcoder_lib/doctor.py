@@ -53,15 +53,44 @@ def pinned_requirements(path: Path | None = None) -> dict[str, str]:
     return pins
 
 
-def check_python() -> Check:
-    v = sys.version_info
-    detail = f"{v.major}.{v.minor}.{v.micro} ({sys.executable})"
-    if (v.major, v.minor) == (3, 11):
+SUPPORTED_PYTHONS = ((3, 11), (3, 12), (3, 13))  # pyproject.toml's requires-python
+
+
+def check_python(version=None) -> Check:
+    v = version or sys.version_info
+    detail = f"{v[0]}.{v[1]}.{v[2]} ({sys.executable})"
+    if tuple(v[:2]) in SUPPORTED_PYTHONS:
         return Check("python", OK, detail)
-    if (v.major, v.minor) > (3, 11):
-        return Check("python", WARN, detail + "; the course is tested on 3.11",
-                     "create the venv with python3.11 if installs fail")
-    return Check("python", FAIL, detail, "install Python 3.11 and recreate the virtual environment")
+    if tuple(v[:2]) > SUPPORTED_PYTHONS[-1]:
+        return Check("python", WARN, detail + "; the course supports 3.11-3.13 (newer ones may lack wheels)",
+                     "create the venv with python3.13 (or 3.12, 3.11) if installs fail")
+    return Check("python", FAIL, detail, "install Python 3.11, 3.12 or 3.13 and recreate the virtual environment")
+
+
+def running_in_vscode(environ=None, user_ns=None) -> bool:
+    """True in a kernel that VS Code's Jupyter extension started: it sets ``__vsc_ipynb_file__`` in the
+    notebook's namespace, and a kernel inherits VS Code's ``VSCODE_*`` environment variables."""
+    environ = os.environ if environ is None else environ
+    if user_ns is None:
+        try:
+            from IPython import get_ipython
+            shell = get_ipython()
+            user_ns = shell.user_ns if shell is not None else {}
+        except ImportError:
+            user_ns = {}
+    return "__vsc_ipynb_file__" in user_ns or any(k in environ for k in ("VSCODE_PID", "VSCODE_CWD"))
+
+
+def check_editor(environ=None, user_ns=None) -> Check:
+    """VS Code renders widgets with its own copy of the widget manager: say what it needs, offline too."""
+    if not running_in_vscode(environ, user_ns):
+        return Check("editor", OK, "not VS Code (JupyterLab, or the doctor from a terminal)")
+    return Check("editor", WARN, "VS Code notebook: widgets need the Jupyter extension and ipywidgets 8.1.8 (the "
+                 "course's pin); ipympl's live chart needs its widget script, which VS Code takes from the CDNs in "
+                 "jupyter.widgetScriptSources when it is not found locally: offline, if the chart stays blank, set "
+                 "DEEPCODER_CHART=png for the still picture",
+                 "open the repository folder in VS Code: .vscode/ recommends the extensions and sets the CDNs; "
+                 "see docs/where_to_run.md")
 
 
 def check_packages() -> Check:
@@ -91,7 +120,7 @@ def check_widgets() -> Check:
         version = importlib.metadata.version("jupyterlab_widgets")
     except importlib.metadata.PackageNotFoundError:
         return Check("widget extension", FAIL, "jupyterlab_widgets is not installed (widgets would show as text)",
-                     "pip install ipywidgets==8.1.9, then restart JupyterLab")
+                     "pip install ipywidgets==8.1.8, then restart JupyterLab")
     candidates = [Path(p) / "labextensions" / "@jupyter-widgets" / "jupyterlab-manager"
                   for p in (Path(sys.prefix) / "share" / "jupyter",
                             Path(sys.base_prefix) / "share" / "jupyter")]
@@ -266,7 +295,7 @@ def check_class_server() -> Check:
                  "check DEEPCODER_SERVER / DEEPCODER_API_KEY with your teacher" if not ok else "")
 
 
-ALL_CHECKS = (check_python, check_packages, check_widgets, check_live_charts, check_model, check_memory,
+ALL_CHECKS = (check_python, check_editor, check_packages, check_widgets, check_live_charts, check_model, check_memory,
               check_disk, check_accelerator, check_course_device, check_torch_build, check_hub, check_sandbox, check_html_checks, check_class_server)
 
 

@@ -132,6 +132,7 @@ class NotebookRun:
     seconds: float
     widget_state: dict = field(default_factory=dict)
     error: BaseException | None = None
+    peak_rss_mb: float = 0.0  # the kernel's peak resident memory (with its child processes), sampled every 0.2 s
 
     @property
     def code_cells(self) -> int:
@@ -143,6 +144,44 @@ def copy_notebooks(dest: Path) -> Path:
     shutil.copytree(NOTEBOOK_DIR, dest, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     return dest
+
+
+class KernelMemory:
+    """Samples the resident memory of this process's kernel children (and their children) in a thread.
+
+    The kernel is the child process whose command line runs ``ipykernel``; sandbox runs and servers that a
+    notebook starts are its children and count too, as they do on a learner's laptop."""
+
+    def __init__(self, interval: float = 0.2):
+        import threading
+        self.interval, self.peak_bytes = interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> int:
+        import psutil
+        total = 0
+        for child in psutil.Process().children():
+            try:
+                if "ipykernel" not in " ".join(child.cmdline()):
+                    continue
+                for proc in [child, *child.children(recursive=True)]:
+                    total += proc.memory_info().rss
+            except psutil.Error:  # it ended between listing and reading
+                continue
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_bytes = max(self.peak_bytes, self._sample())
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
 
 
 def execute_notebook(path: Path, *, cell_timeout: int = CELL_TIMEOUT_S, raise_on_error: bool = True,
@@ -166,13 +205,14 @@ def execute_notebook(path: Path, *, cell_timeout: int = CELL_TIMEOUT_S, raise_on
         start = time.perf_counter()
         error = None
         try:
-            client.execute(env={**offline_env(), **(env or {})}, cwd=str(workdir))
+            with KernelMemory() as memory:
+                client.execute(env={**offline_env(), **(env or {})}, cwd=str(workdir))
         except Exception as exc:  # kept for the caller; nbclient already shut the kernel down
             if raise_on_error:
                 raise
             error = exc
         seconds = time.perf_counter() - start
-    return NotebookRun(path, nb, seconds, dict(client.widget_state), error)
+    return NotebookRun(path, nb, seconds, dict(client.widget_state), error, memory.peak_bytes / 2**20)
 
 
 def is_progress_line(line: str) -> bool:

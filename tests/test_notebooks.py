@@ -19,6 +19,7 @@ from notebook_utils import (TIMES_FILE, budget_for, course_notebooks, errors_sho
                             without_progress_bars)
 
 NOTEBOOKS = course_notebooks()
+MEMORY_FILE = TIMES_FILE.with_name("notebook_memory.json")  # peak kernel RSS in MiB, for the teacher's guide
 
 
 def test_kernel_is_this_venv():
@@ -78,11 +79,11 @@ def test_spoiled_exercises_finds_answered_and_silent_checks():
                                      "cell 2: the check showed no verdict"]
 
 
-def _record_time(name: str, seconds: float) -> None:
-    TIMES_FILE.parent.mkdir(exist_ok=True)
-    times = json.loads(TIMES_FILE.read_text()) if TIMES_FILE.exists() else {}
-    times[name] = round(seconds, 1)
-    TIMES_FILE.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+def _record(file: Path, name: str, value: float) -> None:
+    file.parent.mkdir(exist_ok=True)
+    values = json.loads(file.read_text()) if file.exists() else {}
+    values[name] = round(value, 1)
+    file.write_text(json.dumps(values, indent=1, sort_keys=True) + "\n")
 
 
 # What a lesson cell shows and its prose says, on the embedded model on a CPU (the cell itself asserts nothing: on
@@ -114,8 +115,9 @@ def test_notebook_runs_clean(path: Path, capsys, request):
     run = execute_notebook(path)  # raises CellExecutionError on the first unexpected error
     with capsys.disabled():
         print(f"\n[notebook] {path.name}: {run.seconds:.1f} s ({run.code_cells} code cells, "
-              f"budget {budget_for(path)} s)")
-    _record_time(path.name, run.seconds)
+              f"budget {budget_for(path)} s), kernel peak {run.peak_rss_mb:.0f} MiB")
+    _record(TIMES_FILE, path.name, run.seconds)
+    _record(MEMORY_FILE, path.name, run.peak_rss_mb)
 
     expected = [i for i, c in enumerate(run.nb.cells) if has_tag(c, "raises-exception")]
     assert set(errors_shown(run.nb)) <= set(expected)  # belt and braces: nbclient enforces this
