@@ -262,7 +262,8 @@ def read_csv(path: str | Path) -> list[dict]:
 
 
 # Okabe-Ito, a palette that stays distinct with the common colour-vision deficiencies; each series also gets its
-# own marker (per k) and line style (per prompt style), so no series is told apart by colour alone
+# own marker (per k) and line style (per prompt style; per k when there is one style), so no series is told
+# apart by colour alone
 _SERIES_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
 _K_MARKERS = ("o", "s", "^", "D", "v", "P")
 _STYLE_LINES = ("-", "--", ":", "-.")
@@ -273,7 +274,8 @@ def plot_pass_at_k(summary: list[dict], ks=(1,), ax=None):
 
     Error bars: the 95% bootstrap band over tasks (``summarize``). A pass@k that n cannot support is
     NaN, so it is not drawn and its legend entry says so. Each k has its own marker, each prompt style its
-    own line style, on a colour-blind-safe palette; series are shifted apart by a hair so bars do not hide.
+    own line style (each k, when there is one style), on a colour-blind-safe palette; series are shifted
+    apart by a hair so their bars do not hide each other.
     """
     import matplotlib.pyplot as plt
 
@@ -292,7 +294,8 @@ def plot_pass_at_k(summary: list[dict], ks=(1,), ax=None):
         ax.errorbar([r["temperature"] + shift for r in points], y,
                     yerr=[[a - b for a, b in zip(y, low)], [b - a for a, b in zip(y, high)]],
                     color=_SERIES_COLOURS[i % len(_SERIES_COLOURS)], marker=_K_MARKERS[ks.index(k) % len(_K_MARKERS)],
-                    linestyle=_STYLE_LINES[styles.index(style) % len(_STYLE_LINES)], capsize=3, markersize=6,
+                    linestyle=_STYLE_LINES[(styles.index(style) if len(styles) > 1 else ks.index(k)) % len(_STYLE_LINES)],
+                    capsize=3, markersize=6,
                     label=f"pass@{k}" + (f" ({style})" if len(styles) > 1 else "")
                     + (f" (not shown: needs n >= {samples_needed(k)})" if missing else ""))
     ax.set_xlabel("sampling temperature (0 = greedy)")

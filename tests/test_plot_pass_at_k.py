@@ -16,10 +16,10 @@ def _summary(styles=("system",), temperatures=(0.0, 0.6, 1.2)):
             for s in styles for t in temperatures]
 
 
-def test_each_k_has_its_own_marker_and_colour():
+def test_each_k_has_its_own_marker_line_style_and_colour():
     ax = plot_pass_at_k(_summary(), ks=(1, 2))
     lines = [container.lines[0] for container in ax.containers]
-    assert [line.get_marker() for line in lines] == ["o", "s"]
+    assert [(line.get_marker(), line.get_linestyle()) for line in lines] == [("o", "-"), ("s", "--")]
     assert len({line.get_color() for line in lines}) == 2
     assert ax.get_legend_handles_labels()[1] == ["pass@1", "pass@2"]
 
