@@ -1,4 +1,4 @@
-"""The loading, generation and sampling notebooks (03-08) run top to bottom on the Qwen2-0.5B-Instruct twin, through the switch.
+"""The notebooks that load the course checkpoint (03-10, 12) run top to bottom on the Qwen2-0.5B-Instruct twin, through the switch.
 
 A teacher who is online sets ``DEEPCODER_CHECKPOINT=Qwen/Qwen2-0.5B-Instruct`` and every notebook's setup cell
 (``checkpoint = course_checkpoint()``) loads it. Here the switch points at the Qwen2 *twin*: the real Qwen2
@@ -12,8 +12,9 @@ import pytest
 
 from notebook_utils import NOTEBOOK_DIR, errors_shown, execute_notebook, has_tag, learner_visible_warnings, notebook_number
 
-# loading; generation (the loop; streaming and speed; decoding as search); sampling (the knobs; the explorer)
-ON_TWIN = ("03", "04", "05", "06", "07", "08")
+# loading; generation (the loop; streaming and speed; decoding as search); sampling (the knobs; the explorer);
+# running code safely, measuring code, logits and loss
+ON_TWIN = ("03", "04", "05", "06", "07", "08", "09", "10", "12")
 TWIN_BUDGET_S = 300
 NOTEBOOKS = [p for p in sorted(NOTEBOOK_DIR.glob("*.ipynb")) if notebook_number(p) in ON_TWIN]
 
