@@ -1,4 +1,5 @@
-"""The loading, generation, sampling, code-running, measuring and loss notebooks (03-10, 12) run top to bottom on the Qwen2-0.5B-Instruct twin, through the switch.
+"""The loading, generation, sampling, code-running, measuring and loss notebooks (03-10, 12) run top to bottom on
+the Qwen2-0.5B-Instruct twin, through the switch.
 
 A teacher who is online sets ``DEEPCODER_CHECKPOINT=Qwen/Qwen2-0.5B-Instruct`` and every notebook's setup cell
 (``checkpoint = course_checkpoint()``) loads it. Here the switch points at the Qwen2 *twin*: the real Qwen2
