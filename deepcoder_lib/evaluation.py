@@ -204,27 +204,43 @@ def read_csv(path: str | Path) -> list[dict]:
                 for r in csv.DictReader(f)]
 
 
+# Okabe-Ito, a palette that stays distinct with the common colour-vision deficiencies; each series also gets its
+# own marker (per k) and line style (per prompt style; per k when there is one style), so no series is told
+# apart by colour alone
+_SERIES_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
+_K_MARKERS = ("o", "s", "^", "D", "v", "P")
+_STYLE_LINES = ("-", "--", ":", "-.")
+
+
 def plot_pass_at_k(summary: list[dict], ks=(1,), ax=None):
     """pass@k (fraction of tasks, 0-1) against sampling temperature, one line per k and prompt style.
 
     Error bars: the 95% bootstrap band over tasks (``summarize``). A pass@k that n cannot support is
-    NaN, so it is not drawn and its legend entry says so.
+    NaN, so it is not drawn and its legend entry says so. Each k has its own marker, each prompt style its
+    own line style (each k, when there is one style), on a colour-blind-safe palette; series are shifted
+    apart by a hair so their bars do not hide each other.
     """
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
-    several = len({r["style"] for r in summary}) > 1
-    for style in dict.fromkeys(r["style"] for r in summary):
+    ks, styles = tuple(ks), list(dict.fromkeys(r["style"] for r in summary))
+    series = [(style, k) for style in styles for k in ks]
+    temperatures = sorted({r["temperature"] for r in summary})
+    step = min((b - a for a, b in zip(temperatures, temperatures[1:])), default=1.0)
+    for i, (style, k) in enumerate(series):
         points = [r for r in summary if r["style"] == style]
-        for k in ks:
-            y = [r[f"pass@{k}"] for r in points]
-            low, high = ([r.get(f"pass@{k}_{end}", r[f"pass@{k}"]) for r in points] for end in ("low", "high"))
-            missing = all(v != v for v in y)  # NaN: too few answers per task for this k
-            ax.errorbar([r["temperature"] for r in points], y, yerr=[[a - b for a, b in zip(y, low)],
-                        [b - a for a, b in zip(y, high)]], marker="o", capsize=3,
-                        label=f"pass@{k}" + (f" ({style})" if several else "")
-                        + (f" (not shown: needs n >= {samples_needed(k)})" if missing else ""))
+        y = [r[f"pass@{k}"] for r in points]
+        low, high = ([r.get(f"pass@{k}_{end}", r[f"pass@{k}"]) for r in points] for end in ("low", "high"))
+        missing = all(v != v for v in y)  # NaN: too few answers per task for this k
+        shift = (i - (len(series) - 1) / 2) * step * 0.04
+        ax.errorbar([r["temperature"] + shift for r in points], y,
+                    yerr=[[a - b for a, b in zip(y, low)], [b - a for a, b in zip(y, high)]],
+                    color=_SERIES_COLOURS[i % len(_SERIES_COLOURS)], marker=_K_MARKERS[ks.index(k) % len(_K_MARKERS)],
+                    linestyle=_STYLE_LINES[(styles.index(style) if len(styles) > 1 else ks.index(k)) % len(_STYLE_LINES)],
+                    capsize=3, markersize=6,
+                    label=f"pass@{k}" + (f" ({style})" if len(styles) > 1 else "")
+                    + (f" (not shown: needs n >= {samples_needed(k)})" if missing else ""))
     ax.set_xlabel("sampling temperature (0 = greedy)")
     ax.set_ylabel("pass@k (mean over tasks, 95% band)")
     ax.set_ylim(-0.03, 1.03)

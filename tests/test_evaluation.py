@@ -238,44 +238,6 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert {r["category"] for r in rows} <= {"pass", "no_code", "error", "wrong", "timeout"}
 
 
-# ---------------------------------------------------------------- notebooks 09 and 10: the exercise checks
-def test_nb09_checks_accept_right_and_explain_wrong():
-    from deepcoder_lib.exercises import nb09
-
-    weak = nb09.check_hidden_tests(["assert abs(circle_area(2) - 12.566) < 0.01"])
-    assert not weak and "test another radius" in weak.message
-    assert nb09.check_hidden_tests(["assert abs(circle_area(3) - 28.274) < 0.01"])
-    assert "reject a correct circle_area" in nb09.check_hidden_tests(["assert circle_area(1) == 0"]).message
-    assert nb09.check_failure_category("error") and not nb09.check_failure_category("pass")
-    assert "Choose one of" in nb09.check_failure_category("oops").message
-
-
-def test_nb10_checks_accept_right_and_explain_wrong():
-    from deepcoder_lib.exercises import nb10
-
-    assert nb10.check_pass_at_2(0.7) and "1 - 3/10" in nb10.check_pass_at_2(0.7).message
-    assert "with replacement" in nb10.check_pass_at_2(0.64).message and not nb10.check_pass_at_2(0.4)
-
-
-def test_nb10_pass_at_k_check_compares_with_the_estimator():
-    """A learner's binomial version passes; the shortcut, an off-by-one and a crash each get their own message."""
-    from deepcoder_lib.exercises import nb10
-
-    def binomial(n, c, k):
-        return 1 - math.comb(n - c, k) / math.comb(n, k)
-
-    result = nb10.check_pass_at_k(binomial)
-    assert result and "all 728 cases" in result.message  # sum over n <= 12 of n * (n + 1) = 650 + 78
-    shortcut = nb10.check_pass_at_k(lambda n, c, k: 1 - (1 - c / n) ** k)
-    assert not shortcut and "with replacement" in shortcut.message and "(2, 1, 2)" in shortcut.message
-    off_by_one = nb10.check_pass_at_k(lambda n, c, k: 1 - math.comb(n - c, k) / math.comb(n + 1, k))
-    assert not off_by_one and "(1, 0, 1) = 0.5000, expected 0.0000 = 1 - C(1, 1) / C(1, 1)" in off_by_one.message
-    crash = nb10.check_pass_at_k(lambda n, c, k: 1 - math.perm(n - c, k) / (n - c - k))
-    assert not crash and "raised ZeroDivisionError" in crash.message
-    assert "Pass the function itself" in nb10.check_pass_at_k(0.7).message
-    assert "return a number" in nb10.check_pass_at_k(lambda n, c, k: "0.5").message
-
-
 WRONG = "def circle_area(radius):\n    return 3 * radius\n"
 HOSTILE = {
     "os._exit(0)": "import os\nos._exit(0)\n",

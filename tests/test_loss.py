@@ -86,20 +86,3 @@ def test_masked_labels_loss_is_the_mean_over_the_answer_tokens(model, tokenizer)
     assert 0 < int(answer.sum()) < input_ids.shape[1] - 1
     assert torch.allclose(losses[answer].mean(), out.loss.float(), atol=1e-5)
     assert not torch.allclose(losses.mean(), out.loss.float(), atol=1e-3)  # the prompt's tokens are not in it
-
-
-# ---- notebook 12's exercise checks (deepcoder_lib.exercises.nb12) ----------------------------------
-def test_loss_checks(model, tokenizer):
-    from deepcoder_lib.exercises import nb12
-
-    assert nb12.check_shift(4) and not nb12.check_shift(5)
-    assert "already seen token 5" in nb12.check_shift(5).message
-    assert "Replace `...`" in nb12.check_shift(...).message
-    losses = [0.5, 1.0, 1.5]
-    assert nb12.check_perplexity(math.exp(1.0), losses)
-    assert "mean loss" in nb12.check_perplexity(1.0, losses).message
-    assert "SUM" in nb12.check_perplexity(math.exp(3.0), losses).message
-    buggy = token_losses(model, tokenizer, nb12.BUGGY)
-    assert nb12.check_bug_token("1", buggy)  # measured: '1' costs ~2.6 nats where '0' costs ~0.1
-    assert "Nearly" in nb12.check_bug_token(" 1", buggy).message
-    assert not nb12.check_bug_token(" n", buggy)

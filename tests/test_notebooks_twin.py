@@ -1,5 +1,5 @@
-"""The loading, generation, sampling (03-08), big-model and adapter notebooks (11, 13-15) run top to bottom on the
-Qwen2-0.5B-Instruct twin, through the switch.
+"""The loading, generation, sampling, code-running, measuring, loss, big-model and adapter notebooks (03-15) run
+top to bottom on the Qwen2-0.5B-Instruct twin, through the switch.
 
 A teacher who is online sets ``DEEPCODER_CHECKPOINT=Qwen/Qwen2-0.5B-Instruct`` and every notebook's setup cell
 (``checkpoint = course_checkpoint()``) loads it. Here the switch points at the Qwen2 *twin*: the real Qwen2
@@ -14,8 +14,9 @@ import pytest
 from notebook_utils import NOTEBOOK_DIR, errors_shown, execute_notebook, has_tag, learner_visible_warnings, notebook_number
 
 # loading; generation (the loop; streaming and speed; decoding as search); sampling (the knobs; the explorer);
-# big models; LoRA; adapters in practice; quantized and other adapters
-ON_TWIN = ("03", "04", "05", "06", "07", "08", "11", "13", "14", "15")
+# running code safely, measuring code, logits and loss; big models; LoRA; adapters in practice; quantized and
+# other adapters
+ON_TWIN = ("03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15")
 TWIN_BUDGET_S = 300
 NOTEBOOKS = [p for p in sorted(NOTEBOOK_DIR.glob("*.ipynb")) if notebook_number(p) in ON_TWIN]
 

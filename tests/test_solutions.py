@@ -7,6 +7,7 @@ the course notebook's own and ``test_notebooks.py`` runs it.
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import re
 import tempfile
@@ -21,14 +22,26 @@ spec = importlib.util.spec_from_file_location("make_solutions", ROOT / "scripts"
 make_solutions = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(make_solutions)
 
-CHECK_CALL = re.compile(r"\bcheck_\w+\s*\(")
-WITH_EXERCISES = [p for p in course_notebooks()
-                  if any(c.cell_type == "code" and CHECK_CALL.search(c.source)
-                         for c in nbformat.read(p, as_version=4).cells)]
+CHECK_CALL = re.compile(r"\b(check_\w+)\s*\(")
+
+
+def exercise_checks(path: Path) -> set[str]:
+    """The exercise checks of a notebook: the ``check_*`` functions of ``deepcoder_lib.exercises.nbNN``
+    (not the library's own ``check_answer`` or ``check_flask_app``, which lesson cells call too)."""
+    try:
+        module = importlib.import_module(f"deepcoder_lib.exercises.nb{notebook_number(path)}")
+    except ImportError:
+        return set()
+    return {name for name in dir(module) if name.startswith("check_") and callable(getattr(module, name))}
 
 
 def exercise_cell_ids(path: Path) -> list[str]:
-    return [c.id for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code" and CHECK_CALL.search(c.source)]
+    checks = exercise_checks(path)
+    return [c.id for c in nbformat.read(path, as_version=4).cells
+            if c.cell_type == "code" and checks & set(CHECK_CALL.findall(c.source))]
+
+
+WITH_EXERCISES = [p for p in course_notebooks() if exercise_cell_ids(p)]
 
 
 def test_solutions_are_up_to_date():
