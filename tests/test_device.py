@@ -150,13 +150,23 @@ def test_course_device_settings_on_this_machine(monkeypatch):
     from deepcoder_lib import course
     monkeypatch.delenv("DEEPCODER_DEVICE", raising=False)
     if not torch.cuda.is_available():
-        assert course.device() in ("cpu", "mps")
+        assert course.device() == "cpu"  # MPS is opt-in: a Mac stays on the CPU unless DEEPCODER_DEVICE=mps
     monkeypatch.setenv("DEEPCODER_DEVICE", "cpu")
     assert course.device_settings() == {}  # the CPU stays the tested default: float32, no device_map
     assert course.from_pretrained_call() == "AutoModelForCausalLM.from_pretrained(checkpoint)"
     assert course.describe().startswith("cpu (DEEPCODER_DEVICE)")
     assert course.from_pretrained_call({"device_map": "auto", "dtype": torch.bfloat16}) == \
         "AutoModelForCausalLM.from_pretrained(checkpoint, device_map='auto', dtype=torch.bfloat16)"
+
+
+def test_mps_is_opt_in(monkeypatch):
+    from deepcoder_lib import course
+    monkeypatch.setattr(course, "_available", lambda: {"cuda": False, "mps": True})  # a Mac, as torch sees it
+    monkeypatch.delenv("DEEPCODER_DEVICE", raising=False)
+    assert course.device() == "cpu" and course.device_settings() == {}
+    assert "DEEPCODER_DEVICE=mps" in course.describe()
+    monkeypatch.setenv("DEEPCODER_DEVICE", "mps")
+    assert course.device() == "mps" and course.device_settings()["device_map"] == "mps"
 
 
 @pytest.mark.parametrize("value,match", [("gpu", r"`DEEPCODER_DEVICE` must be one of auto, cpu, cuda, mps, got 'gpu'"),
