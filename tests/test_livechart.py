@@ -77,11 +77,59 @@ def test_live_chart_is_ipympl_canvas_with_a_toolbar_and_the_same_picture(chart):
     live = TokenChart(len(LABELS), live=True)
     live.set_labels(LABELS, MODEL)
     live.update(MODEL, AFTER, "top_k 2")
-    assert live.live and type(live.canvas).__module__ == "ipympl.backend_nbagg"
+    from ipympl.backend_nbagg import Canvas
+    assert live.live and isinstance(live.canvas, Canvas)
     assert live.canvas.toolbar is not None and not live.canvas.resizable
     # the size the browser gives the canvas; inside a VBox nothing else sets it (it would show 0 x 0)
     assert [round(x) for x in live.canvas._size] == [750, 245] and tuple(live.canvas._size) == tuple(live.figure.bbox.size)
     assert np.array_equal(_pixels(live), _pixels(chart))
+
+
+def _frames(live) -> list[np.ndarray]:
+    """Record the pictures the live canvas sends to the browser (comm messages with a binary buffer)."""
+    sent = []
+    live.canvas.send = lambda content, buffers=None: sent.extend(buffers or [])
+    return sent
+
+
+def _decoded(frame: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(frame)).convert("RGBA"))
+
+
+def test_live_frames_are_whole_pictures_one_per_update():
+    """The browser may drop any frame but the last (ipympl keeps one Image and replaces its src): so each frame
+    must be the whole picture, equal to the figure, and an update must send exactly one."""
+    live = TokenChart(len(LABELS), live=True)
+    sent = _frames(live)
+    live.canvas._handle_message(live.canvas, {"type": "initialized"}, [])  # what JupyterLab's view sends
+    live.set_labels(LABELS, MODEL)
+    live.update(MODEL, AFTER, "top_k 2")  # the first draw: a full one
+    assert len(sent) == 1 and np.array_equal(_decoded(sent[-1]), _pixels(live))
+    for after, title in (([1.0, 0.0, 0.0, 0.0], "greedy"), ([0.5, 0.3, 0.2, 0.0], "min_p 0.05"), (AFTER, "top_k 2")):
+        count = len(sent)
+        live.update(MODEL, after, title)  # blitted in place
+        assert len(sent) == count + 1, "one update, one frame"
+        frame = _decoded(sent[-1])
+        assert frame.shape == _pixels(live).shape and np.array_equal(frame, _pixels(live)) and (frame[..., 3] == 255).all()
+    assert live.canvas._current_image_mode == "full"
+    saved = io.BytesIO()
+    live.figure.savefig(saved, format="png")  # what the figure holds, drawn from scratch
+    assert np.array_equal(_decoded(sent[-1]), np.asarray(Image.open(saved).convert("RGBA")))
+
+
+def test_live_chart_follows_a_new_device_pixel_ratio():
+    """A HiDPI browser doubles the figure's dpi: the next update redraws in full at the new size (a blit onto the
+    old, smaller background would leave the last picture's texts painted under the new ones)."""
+    live = TokenChart(len(LABELS), live=True)
+    sent = _frames(live)
+    live.set_labels(LABELS, MODEL)
+    live.update(MODEL, AFTER, "top_k 2")
+    live.canvas._handle_message(live.canvas, {"type": "set_device_pixel_ratio", "device_pixel_ratio": 2}, [])
+    live.update(MODEL, [1.0, 0.0, 0.0, 0.0], "greedy")
+    frame = _decoded(sent[-1])
+    saved = io.BytesIO()
+    live.figure.savefig(saved, format="png", dpi=live.figure.dpi)  # the dpi the browser asked for
+    assert frame.shape[:2] == (490, 1500) and np.array_equal(frame, np.asarray(Image.open(saved).convert("RGBA")))
 
 
 def test_live_without_ipympl_says_what_to_install(monkeypatch):
