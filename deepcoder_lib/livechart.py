@@ -160,7 +160,11 @@ class TokenChart:
         # blitted in the order a full draw (and savefig) uses: by zorder, then as added
         self.artists = sorted([*self.model_bars, *self.kept_bars, *self.value_texts, *self.strikes, *self.veils,
                                self.title, *ax.spines.values()], key=lambda artist: artist.get_zorder())
+        self.rows = [(model, kept, value, strike, veil) for model, kept, value, strike, veil
+                     in zip(self.model_bars, self.kept_bars, self.value_texts, self.strikes, self.veils)]
         self._background, self._background_size = None, None
+        self._drawn, self._wanted = None, [None] * n   # what each row shows in the renderer, and should show
+        self.redrawn_rows = 0  # how many rows (and the title) the last blit redrew: the cost of a move
         self.figure.canvas.mpl_connect("draw_event", self._on_full_draw)
 
     @property
@@ -175,10 +179,24 @@ class TokenChart:
         (everything not animated), then draw the animated artists on it."""
         if self.canvas.is_saving():
             return  # savefig draws the animated artists itself
-        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+        import numpy as np
+        self._renderer = self.canvas.get_renderer()
+        self._background = np.asarray(self._renderer.buffer_rgba()).copy()
         self._background_size = self.canvas.get_width_height(physical=True)
+        self._bands = self._row_bands()
         for artist in self.artists:
             self.figure.draw_artist(artist)
+        self._drawn = (list(self._wanted), self.title.get_text())
+
+    def _row_bands(self) -> list[tuple[int, int]]:
+        """Each row's band of pixel rows (top first, numpy order): from half a row above to half below its
+        centre, inside the axes (the top and bottom spines are outside every band), plus the title's band."""
+        height = self._background_size[1]
+        to_pixels = self.ax.transData.transform
+        edges = [round(height - to_pixels((0, y))[1]) for y in (r + 0.5 for r in range(len(self.rows) - 1, -2, -1))]
+        bands = list(zip(edges[:-1], edges[1:]))  # the first row (most likely) is at the top
+        axes_top = round(height - self.ax.bbox.y1)
+        return bands + [(0, axes_top - 2)]  # the title, above the axes' top spine
 
     def set_labels(self, labels, model_probs) -> None:
         """A new prompt: token labels and model probabilities; the next ``draw`` is a full one."""
@@ -195,7 +213,7 @@ class TokenChart:
             box = text.get_window_extent(renderer).transformed(to_data)  # where the label is, to strike it
             strike.set_data([box.x0, box.x1], [text.get_position()[1]] * 2)
             veil.set_bounds(box.x0, box.y0, box.width, box.height)
-        self._background = None
+        self._background = None  # the labels are in the background: the next draw is a full one
 
     def update(self, model_probs, after, title: str = "") -> None:
         """Show ``model_probs`` (T=1, no filter) and ``after`` (after the filters); 0 after = removed."""
@@ -213,6 +231,7 @@ class TokenChart:
             veil.set_visible(gone)
             value.set_text("removed" if gone else f"{a:.1%}")
             value.set_color(GREY if gone else "black")
+        self._wanted = [(b, a == 0, a, text.get_text()) for b, a, text in zip(model_probs, after, self.value_texts)]
         self.title.set_text(title)
         self.draw()
 
@@ -224,10 +243,46 @@ class TokenChart:
             if self._background is None or self._background_size != size:
                 self.canvas.draw()  # sends its frame itself
                 return
-            self.canvas.restore_region(self._background)
-            for artist in self.artists:
-                self.figure.draw_artist(artist)
+            self._blit_changed_rows()
             self.canvas.blit(self.figure.bbox)
+
+    def _blit_changed_rows(self) -> None:
+        """Restore from the background only the bands of the rows (and the title) that changed since they
+        were drawn, and draw their artists again, in the order a full draw uses; the left and right spines,
+        which cross every band, are drawn clipped to each restored band. Unchanged rows keep their pixels."""
+        from matplotlib.transforms import Bbox
+        import numpy as np
+        drawn_rows, drawn_title = self._drawn
+        renderer = self.canvas.get_renderer()
+        if renderer is not self._renderer:  # a savefig at another dpi left a new, blank renderer behind
+            self._renderer = renderer
+            np.asarray(renderer.buffer_rgba())[:] = self._background
+            drawn_rows, drawn_title = [None] * len(self.rows), None
+        changed = [i for i, (now, before) in enumerate(zip(self._wanted, drawn_rows)) if now != before]
+        if self.title.get_text() != drawn_title:
+            changed.append(len(self.rows))  # the title's band
+        pixels = np.asarray(self.canvas.get_renderer().buffer_rgba())
+        height = self._background_size[1]
+        spines = [self.ax.spines["left"], self.ax.spines["right"]]
+        for i in changed:
+            top, bottom = self._bands[i]
+            pixels[top:bottom] = self._background[top:bottom]
+            if i == len(self.rows):
+                self.figure.draw_artist(self.title)
+                continue
+            band = Bbox.from_extents(0, height - bottom, self._background_size[0], height - top)
+            for artist in sorted([*self.rows[i], *spines], key=lambda artist: artist.get_zorder()):
+                if artist in spines:
+                    clip = artist.get_clip_box(), artist.get_clip_on()
+                    artist.set_clip_box(band)
+                    artist.set_clip_on(True)
+                    self.figure.draw_artist(artist)
+                    artist.set_clip_box(clip[0])
+                    artist.set_clip_on(clip[1])
+                else:
+                    self.figure.draw_artist(artist)
+        self.redrawn_rows = len(changed)
+        self._drawn = (list(self._wanted), self.title.get_text())
 
     def png(self) -> bytes:
         """The picture as drawn now, as PNG (Pillow at compress level 1, a few ms)."""
