@@ -3,7 +3,7 @@
 ``make_explorer(model, tokenizer, prompts)`` returns an ``Explorer``. The model runs once per prompt
 (its next-token logits are cached); moving a slider re-runs only ``sampling.sampling_probs`` and
 updates the chart in place. The chart is a matplotlib figure (``livechart.TokenChart``), drawn once:
-a move sets bar widths and labels and blits them (~10-30 ms, where a fresh figure costs ~200 ms).
+a move redraws only the rows that changed, in place (a fraction of the ~200 ms a fresh figure costs).
 In a Jupyter kernel with ipympl it is ipympl's canvas widget (``%matplotlib widget``'s canvas,
 rendered by JupyterLab offline, with a toolbar that saves it); without ipympl or outside a kernel
 (tests) it is a plain Agg figure shown as a PNG in an ``Image`` widget, said so on screen.
