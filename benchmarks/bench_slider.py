@@ -96,7 +96,9 @@ def main() -> list[dict]:
 
     chart, logits = fallback.chart, fallback.logits
     after = sampling.sampling_probs(logits, temperature=0.7, top_p=0.9)[fallback.shown_ids].tolist()
-    blit = _timed(lambda: chart.update(fallback.model_probs, after, "title"), 20)
+    after_greedy = sampling.sampling_probs(logits, temperature=0)[fallback.shown_ids].tolist()
+    states = iter([(after, "temperature 0.7, top_p 0.9"), (after_greedy, "greedy")] * 10)
+    blit = _timed(lambda: chart.update(fallback.model_probs, *next(states)), 20)  # every row changes each time
     full = _timed(chart.canvas.draw, 10)
 
     maths_one, maths_all = [], []
@@ -127,7 +129,7 @@ def main() -> list[dict]:
     threads = torch.get_num_threads()
     return [_row("explorer update, ipympl canvas: maths -> blit -> changed pixels", live_moves),
             _row("explorer update, Agg fallback: maths -> blit -> PNG", fallback_moves),
-            _row("  chart alone: changed rows redrawn in place", blit),
+            _row("  chart alone: every row changed, redrawn in place", blit),
             _row("  chart alone: full redraw of the same figure", full),
             _row("  sampling maths alone, 1 thread (as the explorer)", maths_one),
             _row(f"  sampling maths alone, {threads} threads (torch default)", maths_all),
