@@ -2,22 +2,38 @@
 
 ``plots.py`` draws a new matplotlib figure per call (~100-200 ms), right for static cells. Here one
 figure is drawn once and a slider move only changes artists: bar widths, label text and colour,
-then blits them onto the background saved at the last full draw (~10-30 ms on 2 busy cores). In a
-Jupyter kernel with ipympl installed the figure sits on ipympl's canvas widget (the canvas that
-``%matplotlib widget`` gives): the browser receives only the changed pixels, and the toolbar zooms
-and saves. Elsewhere (tests, scripts, no ipympl) the figure is on a plain Agg canvas, and ``png()``
-gives the picture. ``chart.figure.savefig(...)`` works on both. No pyplot: the notebook's backend
-is never changed and no figure is shown twice.
+then blits them onto the background saved at the last full draw. In a Jupyter kernel with ipympl
+installed the figure sits on ipympl's canvas widget (the canvas that ``%matplotlib widget`` gives),
+with a toolbar that zooms and saves. Elsewhere (tests, scripts, no ipympl) the figure is on a plain
+Agg canvas, and ``png()`` gives the picture. ``chart.figure.savefig(...)`` works on both. No pyplot:
+the notebook's backend is never changed and no figure is shown twice.
+
+Why the live canvas is more than ipympl's (the chart was wrong after Run All in JupyterLab 4.6):
+JupyterLab sends widget messages to a kernel *subshell*, a second thread of ipykernel 7. ipympl's
+"draw" request (sent when the canvas view is set up, which after Run All is answered once the last
+cell has run) then redrew the figure on that thread while a slider update blitted on the main thread:
+one Agg renderer drawn from two threads, so texts were drawn twice (overprinted), and a frame was
+taken from a half-drawn figure. ipympl's frames are also "diffs" (only the pixels changed since the
+last frame sent) that the browser lays over the picture it holds; it keeps a single ``Image`` and
+drops a frame when the next arrives before it has loaded, so later diffs were laid over the wrong
+picture and old titles and percentages stayed painted. ``LiveCanvas`` fixes both: drawing, updating
+and encoding hold one lock (no frame from a half-drawn figure), one update sends one frame, and every
+frame is whole (PNG level 1: about the cost of a diff at ipympl's default level), so whichever frames
+the browser drops, the last one it shows is exactly the figure.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
+import threading
 import warnings
+from base64 import b64encode
 
 from .plots import BEFORE, KEPT, REMOVED
 
 GREY = "#999999"  # labels and values of removed tokens
+_NO_LOCK = contextlib.nullcontext()
 IPYMPL_FIX = "pip install ipympl==0.10.0, then restart the kernel and reload JupyterLab"
 
 
@@ -39,6 +55,45 @@ def live_canvas_available() -> bool:
     return in_kernel() and ipympl_installed()
 
 
+_live_canvas_class = None
+
+
+def live_canvas_class():
+    """ipympl's ``Canvas`` that sends every frame whole (see the module docstring); made on first use."""
+    global _live_canvas_class
+    if _live_canvas_class is None:
+        import numpy as np
+        from ipympl.backend_nbagg import Canvas
+        from PIL import Image
+
+        class LiveCanvas(Canvas):
+            """ipympl's canvas widget, sending whole frames (PNG level 1) and drawing under one lock."""
+            lock = None  # set per canvas in new_figure: an RLock shared by drawing and frame encoding
+
+            def draw(self):
+                with self.lock:
+                    super().draw()
+
+            def get_diff_image(self):
+                with self.lock:
+                    if not self._png_is_old:
+                        return None
+                    pixels = np.asarray(self.get_renderer().buffer_rgba())
+                    self.set_image_mode("full")  # stays "full": the browser clears and draws each frame whole
+                    self._png_is_old = self._force_full = False
+                    with io.BytesIO() as png:
+                        Image.fromarray(pixels).save(png, format="png", compress_level=1)
+                        return png.getvalue()
+
+            def send_binary(self, data):
+                if self.syncing_data_url:  # no view yet (or no browser, as under nbclient): the frame itself
+                    self._data_url = b64encode(data).decode("ascii")
+                self.send({"data": '{"type": "binary"}'}, buffers=[data])
+
+        _live_canvas_class = LiveCanvas
+    return _live_canvas_class
+
+
 def new_figure(figsize, live: bool):
     """A ``Figure`` on ipympl's canvas widget when ``live``, else on a plain Agg canvas (never pyplot's)."""
     from matplotlib.figure import Figure
@@ -48,10 +103,11 @@ def new_figure(figsize, live: bool):
         FigureCanvasAgg(figure)
         return figure
     try:
-        from ipympl.backend_nbagg import Canvas, FigureManager
+        from ipympl.backend_nbagg import FigureManager
     except ImportError:
         raise ValueError(f"`live=True` needs ipympl, which is not installed; {IPYMPL_FIX}") from None
-    canvas = Canvas(figure)
+    canvas = live_canvas_class()(figure)
+    canvas.lock = threading.RLock()
     with warnings.catch_warnings():  # ipympl 0.10's own Toolbar.__init__ trips a traitlets deprecation
         warnings.filterwarnings("ignore", r"Passing unrecognized arguments to super\(Toolbar\)", DeprecationWarning)
         FigureManager(canvas, 0)  # gives the canvas its toolbar: zoom, pan, download
@@ -104,24 +160,50 @@ class TokenChart:
         # blitted in the order a full draw (and savefig) uses: by zorder, then as added
         self.artists = sorted([*self.model_bars, *self.kept_bars, *self.value_texts, *self.strikes, *self.veils,
                                self.title, *ax.spines.values()], key=lambda artist: artist.get_zorder())
-        self._background = None
+        self.rows = [(model, kept, value, strike, veil) for model, kept, value, strike, veil
+                     in zip(self.model_bars, self.kept_bars, self.value_texts, self.strikes, self.veils)]
+        self._background, self._background_size = None, None
+        self._drawn, self._wanted = None, [None] * n   # what each row shows in the renderer, and should show
+        self.redrawn_rows = 0  # how many rows (and the title) the last blit redrew: the cost of a move
         self.figure.canvas.mpl_connect("draw_event", self._on_full_draw)
 
     @property
     def canvas(self):
         return self.figure.canvas
 
+    def _lock(self):
+        return getattr(self.canvas, "lock", None) or _NO_LOCK
+
     def _on_full_draw(self, event) -> None:
         """After any full draw (first show, new labels, a resize, a new dpi): save the background
         (everything not animated), then draw the animated artists on it."""
         if self.canvas.is_saving():
             return  # savefig draws the animated artists itself
-        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+        import numpy as np
+        self._renderer = self.canvas.get_renderer()
+        self._background = np.asarray(self._renderer.buffer_rgba()).copy()
+        self._background_size = self.canvas.get_width_height(physical=True)
+        self._bands = self._row_bands()
         for artist in self.artists:
             self.figure.draw_artist(artist)
+        self._drawn = (list(self._wanted), self.title.get_text())
+
+    def _row_bands(self) -> list[tuple[int, int]]:
+        """Each row's band of pixel rows (top first, numpy order): from half a row above to half below its
+        centre, inside the axes (the top and bottom spines are outside every band), plus the title's band."""
+        height = self._background_size[1]
+        to_pixels = self.ax.transData.transform
+        edges = [round(height - to_pixels((0, y))[1]) for y in (r + 0.5 for r in range(len(self.rows) - 1, -2, -1))]
+        bands = list(zip(edges[:-1], edges[1:]))  # the first row (most likely) is at the top
+        axes_top = round(height - self.ax.bbox.y1)
+        return bands + [(0, axes_top - 2)]  # the title, above the axes' top spine
 
     def set_labels(self, labels, model_probs) -> None:
         """A new prompt: token labels and model probabilities; the next ``draw`` is a full one."""
+        with self._lock():
+            self._set_labels(labels, model_probs)
+
+    def _set_labels(self, labels, model_probs) -> None:
         renderer = self.canvas.get_renderer()
         to_data = self.ax.transData.inverted()
         for text, model, strike, veil, label, b in zip(self.token_texts, self.model_texts, self.strikes,
@@ -131,10 +213,14 @@ class TokenChart:
             box = text.get_window_extent(renderer).transformed(to_data)  # where the label is, to strike it
             strike.set_data([box.x0, box.x1], [text.get_position()[1]] * 2)
             veil.set_bounds(box.x0, box.y0, box.width, box.height)
-        self._background = None
+        self._background = None  # the labels are in the background: the next draw is a full one
 
     def update(self, model_probs, after, title: str = "") -> None:
         """Show ``model_probs`` (T=1, no filter) and ``after`` (after the filters); 0 after = removed."""
+        with self._lock():  # JupyterLab's own draw requests arrive on another thread (a kernel subshell)
+            self._update(model_probs, after, title)
+
+    def _update(self, model_probs, after, title: str) -> None:
         for bar, kept, value, strike, veil, b, a in zip(self.model_bars, self.kept_bars, self.value_texts,
                                                         self.strikes, self.veils, model_probs, after):
             gone = a == 0
@@ -145,18 +231,58 @@ class TokenChart:
             veil.set_visible(gone)
             value.set_text("removed" if gone else f"{a:.1%}")
             value.set_color(GREY if gone else "black")
+        self._wanted = [(b, a == 0, a, text.get_text()) for b, a, text in zip(model_probs, after, self.value_texts)]
         self.title.set_text(title)
         self.draw()
 
     def draw(self) -> None:
-        """Blit the animated artists onto the saved background (a full draw the first time)."""
-        if self._background is None:
-            self.canvas.draw()
-        else:
-            self.canvas.restore_region(self._background)
-            for artist in self.artists:
-                self.figure.draw_artist(artist)
-        self.canvas.blit(self.figure.bbox)  # on ipympl's canvas: sends the changed pixels to the browser
+        """Blit the animated artists onto the saved background (a full draw the first time, or after a
+        resize or a new dpi); on ipympl's canvas, then send the picture: one frame per call."""
+        with self._lock():
+            size = self.canvas.get_width_height(physical=True)
+            if self._background is None or self._background_size != size:
+                self.canvas.draw()  # sends its frame itself
+                return
+            self._blit_changed_rows()
+            self.canvas.blit(self.figure.bbox)
+
+    def _blit_changed_rows(self) -> None:
+        """Restore from the background only the bands of the rows (and the title) that changed since they
+        were drawn, and draw their artists again, in the order a full draw uses; the left and right spines,
+        which cross every band, are drawn clipped to each restored band. Unchanged rows keep their pixels."""
+        from matplotlib.transforms import Bbox
+        import numpy as np
+        drawn_rows, drawn_title = self._drawn
+        renderer = self.canvas.get_renderer()
+        if renderer is not self._renderer:  # a savefig at another dpi left a new, blank renderer behind
+            self._renderer = renderer
+            np.asarray(renderer.buffer_rgba())[:] = self._background
+            drawn_rows, drawn_title = [None] * len(self.rows), None
+        changed = [i for i, (now, before) in enumerate(zip(self._wanted, drawn_rows)) if now != before]
+        if self.title.get_text() != drawn_title:
+            changed.append(len(self.rows))  # the title's band
+        pixels = np.asarray(self.canvas.get_renderer().buffer_rgba())
+        height = self._background_size[1]
+        spines = [self.ax.spines["left"], self.ax.spines["right"]]
+        for i in changed:
+            top, bottom = self._bands[i]
+            pixels[top:bottom] = self._background[top:bottom]
+            if i == len(self.rows):
+                self.figure.draw_artist(self.title)
+                continue
+            band = Bbox.from_extents(0, height - bottom, self._background_size[0], height - top)
+            for artist in sorted([*self.rows[i], *spines], key=lambda artist: artist.get_zorder()):
+                if artist in spines:
+                    clip = artist.get_clip_box(), artist.get_clip_on()
+                    artist.set_clip_box(band)
+                    artist.set_clip_on(True)
+                    self.figure.draw_artist(artist)
+                    artist.set_clip_box(clip[0])
+                    artist.set_clip_on(clip[1])
+                else:
+                    self.figure.draw_artist(artist)
+        self.redrawn_rows = len(changed)
+        self._drawn = (list(self._wanted), self.title.get_text())
 
     def png(self) -> bytes:
         """The picture as drawn now, as PNG (Pillow at compress level 1, a few ms)."""

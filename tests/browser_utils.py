@@ -65,8 +65,10 @@ def free_port() -> int:
 class Lab:
     """A running JupyterLab server: ``url(name)`` opens a notebook in a fresh workspace."""
 
-    def __init__(self, root: Path, port: int, token: str, process: subprocess.Popen, log: Path):
+    def __init__(self, root: Path, port: int, token: str, process: subprocess.Popen, log: Path,
+                 runtime_dir: Path | None = None):
         self.root, self.port, self.token, self.process, self.log = root, port, token, process, log
+        self.runtime_dir = runtime_dir  # where the kernels' connection files are (kernel_client)
 
     def url(self, notebook: str) -> str:
         return f"http://127.0.0.1:{self.port}/lab/tree/{notebook}?reset&token={self.token}"
@@ -75,13 +77,32 @@ class Lab:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/{path}?token={self.token}", timeout=5) as r:
             return json.load(r)
 
+    @contextlib.contextmanager
+    def kernel_client(self, notebook: str):
+        """A second client of the kernel running ``notebook`` (as a console attached to it would be), to read
+        what the kernel holds while the page shows it."""
+        import jupyter_client
+        kernel_id = next(s["kernel"]["id"] for s in self.api("sessions") if s["path"].endswith(notebook))
+        client = jupyter_client.BlockingKernelClient(connection_file=str(self.runtime_dir / f"kernel-{kernel_id}.json"))
+        client.load_connection_file()
+        client.start_channels()
+        try:
+            yield client
+        finally:
+            client.stop_channels()
+
 
 @contextlib.contextmanager
-def jupyterlab(root: Path, *, start_timeout: float = 180.0):  # ~3.5 s quiet; minutes under heavy load
-    """Start ``python -m jupyterlab`` serving ``root`` on loopback; stop it (and its kernels) on exit."""
+def jupyterlab(root: Path, *, start_timeout: float = 180.0,  # ~3.5 s quiet; minutes under heavy load
+               windowing: str = "none"):
+    """Start ``python -m jupyterlab`` serving ``root`` on loopback; stop it (and its kernels) on exit.
+
+    ``windowing``: JupyterLab's notebook windowing mode; "none" keeps every cell rendered, "contentVisibility"
+    is what a person's JupyterLab 4.6 uses unless they change it."""
     tmp = Path(tempfile.mkdtemp(prefix="deepcoder-lab-"))
     settings = tmp / "settings"
-    for name, value in SETTINGS.items():
+    chosen = {**SETTINGS, "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": windowing}}
+    for name, value in chosen.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
         (settings / name).write_text(json.dumps(value))
     env = offline_env()
@@ -97,7 +118,7 @@ def jupyterlab(root: Path, *, start_timeout: float = 180.0):  # ~3.5 s quiet; mi
     log = ARTIFACTS / "jupyterlab.log"
     with log.open("w") as log_file:
         process = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=root)
-    lab = Lab(root, port, token, process, log)
+    lab = Lab(root, port, token, process, log, runtime_dir=tmp / "runtime")
     try:
         deadline = time.monotonic() + start_timeout
         while True:
@@ -177,6 +198,21 @@ def run_all_cells(page, *, done_selector: str | None = None, timeout_ms: int = 3
 def error_outputs(page) -> list[str]:
     """Texts of error tracebacks shown in the notebook."""
     return page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+
+
+CANVAS_PIXELS_JS = """el => { const c = el.querySelector('canvas'); const ctx = c.getContext('2d');
+  const bytes = ctx.getImageData(0, 0, c.width, c.height).data; let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return [c.width, c.height, btoa(text)]; }"""
+
+
+def canvas_pixels(target):
+    """The RGBA pixels of the first canvas inside ``target``, as painted in the page: (height, width, 4) uint8."""
+    import base64
+
+    import numpy as np
+    width, height, data = target.evaluate(CANVAS_PIXELS_JS)
+    return np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width, 4)
 
 
 # A canvas is compared by its pixels: a hash of getImageData, ~1-2 ms for the explorer's chart, where

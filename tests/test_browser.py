@@ -3,8 +3,9 @@
 1. A small notebook made here (a slider redrawing a matplotlib picture, a textarea feeding a token
    view) proves that widgets render as widgets, not as text, and that the harness measures.
 2. ``08_sampling_in_practice.ipynb``: run all cells, move the explorer's sliders with the keyboard, assert that
-   its chart (ipympl's canvas) shows different pixels, and print how long each key press took to
-   change the picture in the browser.
+   its chart (ipympl's canvas) shows different pixels and, after Run All and after the moves, exactly the
+   pixels of the figure the kernel holds (read through a second kernel client), and print how long each key
+   press took to change the picture in the browser.
 3. ``01_tokenizers.ipynb``: run all cells, type into the playground, assert the token view changed.
 
 Screenshots go to ``artifacts/``. Skips without /usr/bin/chromium unless DEEPCODER_REQUIRE_BROWSER=1.
@@ -18,9 +19,9 @@ import time
 import nbformat
 import pytest
 
-from browser_utils import (ARTIFACTS, chromium_page, error_outputs, fingerprint, jupyterlab, open_notebook,
-                           require_browser, run_all_cells, screenshot, time_until_changed, time_until_painted,
-                           wait_painted)
+from browser_utils import (ARTIFACTS, canvas_pixels, chromium_page, error_outputs, fingerprint, jupyterlab,
+                           open_notebook, require_browser, run_all_cells, screenshot, time_until_changed,
+                           time_until_painted, wait_painted)
 from notebook_utils import NOTEBOOK_DIR, copy_notebooks, has_tag
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -59,7 +60,8 @@ def lab(tmp_path_factory):
     nb.cells = [nbformat.v4.new_code_cell(source) for source in SELFTEST_CELLS]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nbformat.write(nb, root / SELFTEST)
-    with jupyterlab(root) as server:
+    # JupyterLab's own default windowing: the explorer's chart was overprinted after Run All only with it
+    with jupyterlab(root, windowing="contentVisibility") as server:
         yield server
 
 
@@ -140,11 +142,33 @@ def test_widgets_render_and_update(lab, page, capsys):
     _report(capsys, f"self-test (page ready {ready:.1f} s, run all {ran:.1f} s): slider move -> new picture", times)
 
 
+def assert_canvas_shows_the_figure(page, lab, canvas, notebook: str, when: str) -> None:
+    """The painted canvas equals the kernel's figure drawn from scratch (savefig at the canvas's dpi), pixel for
+    pixel: no title or percentage of an earlier state left under the current one."""
+    import numpy as np
+    from PIL import Image
+    page.wait_for_timeout(1000)  # let the last frame arrive and load
+    path = ARTIFACTS / f"08_figure_{when}.png"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with lab.kernel_client(notebook) as client:
+        reply = client.execute_interactive(f"explorer.figure.savefig({str(path)!r}, dpi=explorer.figure.dpi)",
+                                           timeout=120)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    figure = np.asarray(Image.open(path).convert("RGBA"))
+    painted = canvas_pixels(canvas)
+    Image.fromarray(painted).save(ARTIFACTS / f"08_canvas_{when}.png")
+    assert painted.shape == figure.shape, f"{when}: canvas {painted.shape} vs figure {figure.shape}"
+    differing = int((painted != figure).any(-1).sum())
+    assert differing == 0, (f"{when}: {differing} pixels of the painted chart differ from the figure "
+                            f"(artifacts/08_canvas_{when}.png vs artifacts/08_figure_{when}.png)")
+
+
 def test_sampling_explorer_sliders_change_the_canvas(lab, page, capsys):
-    ready, ran, figure = open_and_run(page, lab, "08_sampling_in_practice.ipynb", f"{EXPLORER_CANVAS} canvas")
+    notebook = "08_sampling_in_practice.ipynb"
+    ready, ran, figure = open_and_run(page, lab, notebook, f"{EXPLORER_CANVAS} canvas")
     figure = page.locator(EXPLORER_CANVAS).first
     wait_painted(page, figure)
-    page.wait_for_timeout(500)
+    assert_canvas_shows_the_figure(page, lab, figure, notebook, "after_run_all")
     screenshot(page, "08_sampling_before")
     before = fingerprint(figure)
     for description in ("temperature", "top_k", "top_p", "min_p"):
@@ -154,6 +178,7 @@ def test_sampling_explorer_sliders_change_the_canvas(lab, page, capsys):
         times[description] = move_slider_and_time(page, description, figure, presses=5)
         assert fingerprint(figure) != before, f"moving {description} did not change the canvas"
         before = fingerprint(figure)
+    assert_canvas_shows_the_figure(page, lab, figure, notebook, "after_moves")
     screenshot(page, "08_sampling_after")
     screenshot(page, "08_sampling_picture", page.locator(PLOT).first)
     assert len(error_outputs(page)) <= _tagged_errors("08_sampling_in_practice.ipynb"), error_outputs(page)

@@ -125,6 +125,23 @@ def test_sample_button_batches_and_is_reproducible(explorer):
     assert explorer.message.value == "" and not explorer.sample_button.disabled
 
 
+def test_sample_shows_progress_while_generate_runs(explorer):
+    shown = []
+    explorer.samples.observe(lambda change: shown.append(change["new"]), names="value")
+    explorer.temperature.value, explorer.seed.value = 1.2, 1
+    explorer.sample()
+    progress = [value for value in shown if "of at most 4 tokens" in value]
+    assert progress and "1 of at most 4 tokens" in progress[0] and "s left" in progress[0]
+    assert explorer.samples.value.count("<pre") == 3  # then the samples replace the progress line
+
+
+def test_greedy_entropy_reads_zero_not_minus_zero(explorer):
+    explorer.temperature.value = 0.0
+    assert "entropy 0.00 bits" in explorer.header.value and "-0.00" not in explorer.header.value
+    explorer.temperature.value, explorer.top_k.value = 1.0, 1
+    assert "entropy 0.00 bits" in explorer.header.value
+
+
 def test_errors_show_instead_of_vanishing(explorer):
     explorer.logits = torch.full_like(explorer.logits, float("nan"))
     explorer.top_k.value = 5

@@ -77,14 +77,87 @@ def test_live_chart_is_ipympl_canvas_with_a_toolbar_and_the_same_picture(chart):
     live = TokenChart(len(LABELS), live=True)
     live.set_labels(LABELS, MODEL)
     live.update(MODEL, AFTER, "top_k 2")
-    assert live.live and type(live.canvas).__module__ == "ipympl.backend_nbagg"
+    from ipympl.backend_nbagg import Canvas
+    assert live.live and isinstance(live.canvas, Canvas)
     assert live.canvas.toolbar is not None and not live.canvas.resizable
     # the size the browser gives the canvas; inside a VBox nothing else sets it (it would show 0 x 0)
     assert [round(x) for x in live.canvas._size] == [750, 245] and tuple(live.canvas._size) == tuple(live.figure.bbox.size)
     assert np.array_equal(_pixels(live), _pixels(chart))
 
 
+def _frames(live) -> list[np.ndarray]:
+    """Record the pictures the live canvas sends to the browser (comm messages with a binary buffer)."""
+    sent = []
+    live.canvas.send = lambda content, buffers=None: sent.extend(buffers or [])
+    return sent
+
+
+def _decoded(frame: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(frame)).convert("RGBA"))
+
+
+def test_live_frames_are_whole_pictures_one_per_update():
+    """The browser may drop any frame but the last (ipympl keeps one Image and replaces its src): so each frame
+    must be the whole picture, equal to the figure, and an update must send exactly one."""
+    live = TokenChart(len(LABELS), live=True)
+    sent = _frames(live)
+    live.canvas._handle_message(live.canvas, {"type": "initialized"}, [])  # what JupyterLab's view sends
+    live.set_labels(LABELS, MODEL)
+    live.update(MODEL, AFTER, "top_k 2")  # the first draw: a full one
+    assert len(sent) == 1 and np.array_equal(_decoded(sent[-1]), _pixels(live))
+    for after, title in (([1.0, 0.0, 0.0, 0.0], "greedy"), ([0.5, 0.3, 0.2, 0.0], "min_p 0.05"), (AFTER, "top_k 2")):
+        count = len(sent)
+        live.update(MODEL, after, title)  # blitted in place
+        assert len(sent) == count + 1, "one update, one frame"
+        frame = _decoded(sent[-1])
+        assert frame.shape == _pixels(live).shape and np.array_equal(frame, _pixels(live)) and (frame[..., 3] == 255).all()
+    assert live.canvas._current_image_mode == "full"
+    saved = io.BytesIO()
+    live.figure.savefig(saved, format="png")  # what the figure holds, drawn from scratch
+    assert np.array_equal(_decoded(sent[-1]), np.asarray(Image.open(saved).convert("RGBA")))
+
+
+def test_live_chart_follows_a_new_device_pixel_ratio():
+    """A HiDPI browser doubles the figure's dpi: the next update redraws in full at the new size (a blit onto the
+    old, smaller background would leave the last picture's texts painted under the new ones)."""
+    live = TokenChart(len(LABELS), live=True)
+    sent = _frames(live)
+    live.set_labels(LABELS, MODEL)
+    live.update(MODEL, AFTER, "top_k 2")
+    live.canvas._handle_message(live.canvas, {"type": "set_device_pixel_ratio", "device_pixel_ratio": 2}, [])
+    live.update(MODEL, [1.0, 0.0, 0.0, 0.0], "greedy")
+    frame = _decoded(sent[-1])
+    saved = io.BytesIO()
+    live.figure.savefig(saved, format="png", dpi=live.figure.dpi)  # the dpi the browser asked for
+    assert frame.shape[:2] == (490, 1500) and np.array_equal(frame, np.asarray(Image.open(saved).convert("RGBA")))
+
+
 def test_live_without_ipympl_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipympl.backend_nbagg", None)  # as if ipympl were not installed
     with pytest.raises(ValueError, match=r"`live=True` needs ipympl.*pip install ipympl==0\.10\.0"):
         new_figure((4, 3), live=True)
+
+
+def test_rows_redrawn_in_place_always_equal_a_full_draw():
+    """A move redraws only the rows (and the title) that changed; after any sequence of moves the picture is
+    the one a full draw gives, pixel for pixel (the spines crossing each redrawn row included)."""
+    rng = np.random.default_rng(0)
+    chart = TokenChart(8, live=False)
+    model = sorted(rng.dirichlet(np.ones(8)).tolist(), reverse=True)
+    chart.set_labels([f"tok{i}" for i in range(8)], model)
+    chart.update(model, model, "start")
+    counts = []
+    for step in range(12):
+        kept = int(rng.integers(1, 9))
+        after = [p / sum(model[:kept]) if i < kept else 0.0 for i, p in enumerate(model)]
+        chart.update(model, after, f"kept {kept}" if step % 3 else "start")
+        counts.append(chart.redrawn_rows)
+        saved = io.BytesIO()
+        chart.figure.savefig(saved, format="png")
+        assert np.array_equal(_pixels(chart), np.asarray(Image.open(saved).convert("RGBA"))), step
+    assert min(counts) < 9 and max(counts) > 1  # some moves redrew a few rows, some many
+    chart.figure.savefig(io.BytesIO(), format="png", dpi=50)  # another dpi: the canvas gets a new renderer
+    chart.update(model, model, "after a savefig at 50 dpi")
+    saved = io.BytesIO()
+    chart.figure.savefig(saved, format="png")
+    assert np.array_equal(_pixels(chart), np.asarray(Image.open(saved).convert("RGBA")))

@@ -227,39 +227,3 @@ def test_real_vocabulary_size_matches_transformers():
     logits = torch.randn(49_152, generator=torch.Generator().manual_seed(3)) * 3
     for settings in (dict(temperature=0.6, top_p=0.95), dict(top_k=50, min_p=0.1), dict(temperature=1.4, top_p=0.5)):
         assert torch.equal(sampling_probs(logits, **settings), reference_probs(logits, **settings))
-
-
-# ---- notebooks 07 and 08's exercise checks, on made-up logits (they use the maths above) --------
-
-def test_notebook_07_checks_say_what_is_wrong():
-    from deepcoder_lib.exercises import nb07
-    logits = torch.log(torch.tensor([0.5, 0.3, 0.1, 0.06, 0.04]))
-    assert not nb07.check_exactly_three(logits, ...) and "Replace `...`" in nb07.check_exactly_three(logits, ...).message
-    assert "keeps 1 token; raise it" in nb07.check_exactly_three(logits, top_p=0.5).message
-    assert nb07.check_exactly_three(logits, top_p=0.85)  # top 2 hold 0.8, top 3 hold 0.9
-    assert "top_p` must be in (0, 1]" in nb07.check_exactly_three(logits, top_p=2).message
-    assert not nb07.check_confident_temperature(logits, 0) and not nb07.check_confident_temperature(logits, 1.0)
-    limit = nb07.largest_confident_temperature(logits)
-    assert nb07.check_confident_temperature(logits, limit * 0.99) and not nb07.check_confident_temperature(logits, limit * 1.01)
-    ratio = 0.5 / 0.3
-    assert nb07.check_ratio_at_half_temperature(logits, ratio ** 2)
-    assert "Not doubled" in nb07.check_ratio_at_half_temperature(logits, 2 * ratio).message
-    assert "ratio at temperature 1" in nb07.check_ratio_at_half_temperature(logits, ratio).message
-
-
-def test_notebook_08_order_check_names_the_order_used():
-    from deepcoder_lib.exercises import nb08
-    logits = _logits("ramp") * 3
-    chosen = dict(temperature=0.7, top_k=30, top_p=0.9, min_p=0.05)
-    right = min_p_filter(top_p_filter(top_k_filter(apply_temperature(logits, 0.7), 30), 0.9), 0.05)
-    result = nb08.check_generate_order(logits, right, **chosen)
-    assert result and "temperature and top_k commute" in result.message  # top_k first gives the same logits
-    assert torch.equal(right, reference_logits(logits, **chosen))  # the check's "right" is transformers' order
-    temperature_last = apply_temperature(min_p_filter(top_p_filter(top_k_filter(logits, 30), 0.9), 0.05), 0.7)
-    assert not torch.equal(temperature_last, right)
-    wrong = nb08.check_generate_order(logits, temperature_last, **chosen)
-    assert not wrong and "applies top_k → top_p → min_p → temperature" in wrong.message
-    assert "Replace `...`" in nb08.check_generate_order(logits, ..., **chosen).message
-    assert "probabilities" in nb08.check_generate_order(logits, right.softmax(-1), **chosen).message
-    assert "check each call's value" in nb08.check_generate_order(logits, top_k_filter(logits, 3), **chosen).message
-    assert "shape" in nb08.check_generate_order(logits, right[:10], **chosen).message

@@ -1,7 +1,9 @@
 """Checks for notebook 07 (sampling): top_p counts, temperature and confidence, temperature as division.
 
 Each check takes the notebook's own next-token ``logits`` (one distribution of shape (vocab_size,))
-and the learner's value, recomputes with ``deepcoder_lib.sampling`` and says what the value did.
+and the learner's value (a Python, numpy or one-element torch number), recomputes with
+``deepcoder_lib.sampling`` and says what the value did. An untouched ``...`` gets "Not answered yet" and
+nothing more; a wrong value hears which way to go, never the range of right values.
 """
 from __future__ import annotations
 
@@ -10,15 +12,7 @@ import math
 import torch
 
 from .. import sampling
-from . import CheckResult, failed, passed
-
-
-def _missing(value) -> CheckResult | None:
-    if value is ... or value is None:
-        return failed("Replace `...` with your answer, then run the cell again.")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return failed(f"Expected a number, got {value!r} ({type(value).__name__}).")
-    return None
+from . import CheckResult, as_number, failed, passed
 
 
 def _top_mass(logits: torch.Tensor, n: int) -> float:
@@ -26,10 +20,12 @@ def _top_mass(logits: torch.Tensor, n: int) -> float:
 
 
 def check_exactly_three(logits, top_p) -> CheckResult:
-    """With top_p alone (temperature 1, no top_k, no min_p), keep exactly 3 tokens."""
-    problem = _missing(top_p)
-    if problem is not None:
-        return problem
+    """With top_p alone (temperature 1, no top_k, no min_p), keep exactly 3 tokens.
+
+    A wrong answer hears how many tokens it keeps and which way to move, never the window of right values."""
+    top_p = as_number(top_p, "`my_top_p`", "0.5")
+    if isinstance(top_p, CheckResult):
+        return top_p
     try:
         kept = sampling.kept_count(sampling.sampling_probs(logits, top_p=top_p))
     except ValueError as error:
@@ -40,8 +36,8 @@ def check_exactly_three(logits, top_p) -> CheckResult:
         return passed(f"Right: top_p={top_p:g} keeps 3 tokens. Any top_p {window} does: top_p keeps the "
                       "smallest set of most likely tokens whose probability reaches p.")
     direction = "raise" if kept < 3 else "lower"
-    return failed(f"top_p={top_p:g} keeps {kept} token{'s' * (kept != 1)}; {direction} it. "
-                  f"Exactly 3 needs a top_p {window}: read it off the cumulative curve.")
+    return failed(f"top_p={top_p:g} keeps {kept:,} token{'s' * (kept != 1)}; {direction} it. Add up the top tokens' "
+                  "probabilities: how much do the top 2 hold, and the top 3?")
 
 
 def _top_prob(logits, temperature: float) -> float:
@@ -67,9 +63,9 @@ def largest_confident_temperature(logits, level: float = 0.9) -> float:
 
 def check_confident_temperature(logits, temperature) -> CheckResult:
     """A positive temperature at which the top token's probability exceeds 0.9."""
-    problem = _missing(temperature)
-    if problem is not None:
-        return problem
+    temperature = as_number(temperature, "`my_temperature`", "0.5")
+    if isinstance(temperature, CheckResult):
+        return temperature
     if temperature == 0:
         return failed("temperature 0 is greedy: the top token gets probability 1 by definition. "
                       "Find a positive temperature that makes the model itself that confident.")
@@ -88,9 +84,9 @@ def check_confident_temperature(logits, temperature) -> CheckResult:
 
 def check_ratio_at_half_temperature(logits, answer) -> CheckResult:
     """Predict p1/p2 (the top two tokens) at temperature 0.5 from their probabilities at temperature 1."""
-    problem = _missing(answer)
-    if problem is not None:
-        return problem
+    answer = as_number(answer, "`my_ratio`", "(p1 / p2) * 2")
+    if isinstance(answer, CheckResult):
+        return answer
     top2 = torch.as_tensor(logits).float().topk(2).values
     ratio_at_one = math.exp(float(top2[0] - top2[1]))
     truth = math.exp(float(top2[0] - top2[1]) / 0.5)

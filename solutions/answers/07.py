@@ -1,0 +1,18 @@
+# Answers for notebooks/07_sampling.ipynb: each exercise cell, answered, under its cell id.
+
+# %% 01de675f
+top = logits.softmax(-1).sort(descending=True).values   # probabilities, most likely first
+my_top_p = (top[:2].sum() + top[:3].sum()) / 2   # between what the top 2 hold and what the top 3 hold
+check_exactly_three(logits, top_p=my_top_p)
+
+# %% d05cc8fe
+my_temperature = 0.2   # well below 1: dividing by 0.2 makes the gaps between logits 5 times wider
+check_confident_temperature(logits, temperature=my_temperature)
+
+# %% fff5bee9
+return_logits = next_token_logits(PROMPTS["reverse a string: after `return`"])
+p1, p2 = return_logits.softmax(-1).topk(2).values.tolist()
+print(f"p1 = {p1:.4f}, p2 = {p2:.4f}, ratio at T=1: {p1 / p2:.4f}")
+
+my_ratio = (p1 / p2) ** 2   # p1/p2 = exp(gap); at T=0.5 the gap doubles, so the ratio is squared
+check_ratio_at_half_temperature(return_logits, my_ratio)

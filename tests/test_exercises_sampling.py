@@ -1,0 +1,216 @@
+"""Notebooks 07 and 08's exercise checks: natural right answers pass, wrong ones and non-answers do not.
+
+On made-up logits whose probabilities are written out (the checks use the sampling maths that
+tests/test_sampling.py compares with transformers), plus the explorer on the embedded model for 08's
+one-token-left check. Every check: at least 3 right answers written differently, at least 5 wrong ones,
+and an untouched ``...`` that gets "Not answered yet" without a number in it.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from deepcoder_lib import sampling
+from deepcoder_lib.exercises import nb07, nb08
+from deepcoder_lib.sampling import apply_temperature, min_p_filter, top_k_filter, top_p_filter
+
+PROBS = [0.5, 0.3, 0.1, 0.06, 0.04]   # the top 2 hold 0.8, the top 3 hold 0.9
+LOGITS = torch.log(torch.tensor(PROBS))
+
+
+def _no_numbers(result) -> bool:
+    return not re.search(r"\d", result.message)
+
+
+# ---- 07 ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer", [0.85, np.float64(0.81), torch.tensor(0.9), np.float32(0.88), 0.5 + 0.3 + 0.05])
+def test_07_exactly_three_accepts_any_top_p_in_the_window(answer):
+    assert nb07.check_exactly_three(LOGITS, top_p=answer)
+
+
+@pytest.mark.parametrize("answer, words", [
+    (0.5, "keeps 1 token; raise it"), (0.8, "keeps 2 tokens; raise it"), (0.95, "keeps 4 tokens; lower it"),
+    (1.0, "keeps 5 tokens; lower it"), (2, "must be in (0, 1]"), ("0.85", "must be a number"),
+    (True, "must be a number"), (torch.tensor([0.8, 0.9]), "must be a number"), ([0.85], "must be a number")])
+def test_07_exactly_three_refuses_and_never_gives_the_window(answer, words):
+    result = nb07.check_exactly_three(LOGITS, top_p=answer)
+    assert not result and result.answered and words in result.message
+    shown = re.sub(r"top_p=[\d.e+-]+|\d+ tokens?|got .*", "", result.message)  # the answer echoed, the count it keeps
+    assert not re.search(r"0\.[89]", shown), result.message  # what the top 2 and top 3 hold: never said
+
+
+def test_07_placeholders_say_not_answered_yet_and_nothing_more():
+    for result in (nb07.check_exactly_three(LOGITS, top_p=...), nb07.check_confident_temperature(LOGITS, ...),
+                   nb07.check_ratio_at_half_temperature(LOGITS, ...)):
+        assert not result and not result.answered and result.label == "Not answered yet" and _no_numbers(result)
+
+
+def test_07_confident_temperature():
+    limit = nb07.largest_confident_temperature(LOGITS)   # ~0.28 for these probabilities
+    for right in (0.2, torch.tensor(0.1), np.float32(limit * 0.99), 0.05):
+        assert nb07.check_confident_temperature(LOGITS, right), right
+    for wrong, words in ((1.0, "lower it"), (limit * 1.01, "lower it"), (0, "greedy"), (-0.5, "temperature"),
+                         ("0.2", "must be a number"), (None, "must be a number"), (2.0, "lower it")):
+        result = nb07.check_confident_temperature(LOGITS, wrong)
+        assert not result and words in result.message, (wrong, result.message)
+        assert f"{limit:.3f}" not in result.message  # the largest temperature that works is never given away
+
+
+def test_07_ratio_at_half_temperature():
+    p1, p2 = 0.5, 0.3
+    for right in ((p1 / p2) ** 2, p1 ** 2 / p2 ** 2, torch.tensor(p1 / p2).pow(2), np.exp(2 * np.log(p1 / p2)),
+                  2.7778):
+        assert nb07.check_ratio_at_half_temperature(LOGITS, right), right
+    for wrong, words in ((p1 / p2, "ratio at temperature 1"), (2 * p1 / p2, "Not doubled"), ((p1 / p2) ** 0.5, "not it"),
+                         (1.0, "not it"), ("2.78", "must be a number"), (torch.tensor([2.78, 1.0]), "must be a number")):
+        result = nb07.check_ratio_at_half_temperature(LOGITS, wrong)
+        assert not result and words in result.message, (wrong, result.message)
+
+
+# ---- 08: the four filters in generate's order, written out -------------------------------------
+
+CHOSEN = dict(temperature=0.7, top_k=30, top_p=0.9, min_p=0.05)
+RAMP = torch.linspace(-4, 4, 200) * 3   # enough tokens for top_k=30 to matter
+_alias = sampling.sampling_logits        # a learner's alias made in another cell
+
+
+def nested(logits):
+    return min_p_filter(top_p_filter(top_k_filter(apply_temperature(logits, 0.7), 30), 0.9), 0.05)
+
+
+def step_by_step(logits):
+    x = apply_temperature(logits, temperature=0.7)
+    x = top_k_filter(x, top_k=30)
+    x = top_p_filter(x, top_p=0.9)
+    return min_p_filter(x, min_p=0.05)
+
+
+def top_k_first(logits):   # temperature and top_k commute: right too, and the check says why
+    return min_p_filter(top_p_filter(apply_temperature(top_k_filter(logits, 30), 0.7), 0.9), 0.05)
+
+
+def in_a_loop(logits):
+    for step, value in ((apply_temperature, 0.7), (top_k_filter, 30), (top_p_filter, 0.9), (min_p_filter, 0.05)):
+        logits = step(logits, value)
+    return logits
+
+
+@pytest.mark.parametrize("answer", [nested, step_by_step, top_k_first, in_a_loop, lambda x: nested(x)])
+def test_08_order_accepts_the_order_written_in_different_ways(answer):
+    result = nb08.check_generate_order(answer, RAMP, **CHOSEN)
+    assert result, result.message
+    assert torch.equal(answer(RAMP), sampling.sampling_logits(RAMP, **CHOSEN))
+
+
+def temperature_last(logits):
+    return apply_temperature(min_p_filter(top_p_filter(top_k_filter(logits, 30), 0.9), 0.05), 0.7)
+
+
+def the_helper(logits):
+    return sampling.sampling_logits(logits, 0.7, 30, 0.9, 0.05)
+
+
+def the_helper_by_alias(logits):
+    return _alias(logits, 0.7, 30, 0.9, 0.05)
+
+
+def the_helper_in_a_closure():
+    helper = sampling.sampling_probs
+    return lambda logits: helper(logits, 0.7, 30, 0.9, 0.05).log()
+
+
+def a_global_not_the_argument(logits):
+    return nested(RAMP)
+
+
+def probabilities(logits):
+    return nested(logits).softmax(-1)
+
+
+def wrong_value(logits):
+    return min_p_filter(top_p_filter(top_k_filter(apply_temperature(logits, 0.7), 3), 0.9), 0.05)
+
+
+def raises(logits):
+    return top_k_filter(logits, -1)
+
+
+@pytest.mark.parametrize("answer, words", [
+    (temperature_last, "Your code applies top_k → top_p"),  # min_p and temperature commute here
+    (the_helper, "calls sampling_logits"), (the_helper_by_alias, "sampling_logits (as `_alias`)"),
+    (the_helper_in_a_closure(), "calls sampling_probs (as `helper`)"),
+    (a_global_not_the_argument, "not for other logits"), (probabilities, "probabilities"),
+    (wrong_value, "check each call's value"), (raises, "raised ValueError: `top_k` must be"),
+    (nested(RAMP), "the function itself"), (lambda logits: logits[:10], "shape"), (42, "must be a function")])
+def test_08_order_refuses_wrong_orders_helpers_and_non_answers(answer, words):
+    result = nb08.check_generate_order(answer, RAMP, **CHOSEN)
+    assert not result and result.answered and words in result.message, result.message
+    assert "temperature → top_k → top_p → min_p" not in result.message  # the order is not given away
+
+
+def test_08_order_placeholders_say_not_answered_yet():
+    def untouched(logits):
+        return ...
+    for answer in (..., untouched):
+        result = nb08.check_generate_order(answer, RAMP, **CHOSEN)
+        assert not result and not result.answered and result.label == "Not answered yet"
+
+
+# ---- 08: one token left in the explorer --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def explorer(model_and_tokenizer):
+    from deepcoder_lib.explorer import make_explorer
+    model, tokenizer = model_and_tokenizer
+    request = "Write a Python function that reverses a string."
+    sure = [{"role": "user", "content": request},   # the next token is all but certain: "1"
+            {"role": "assistant", "content": "```python\ndef reverse_string(s):\n    return s[::-"}]
+    return make_explorer(model, tokenizer, {"first": request, "sure": sure}, live=False)
+
+
+def _set(explorer, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0):
+    explorer.temperature.value, explorer.top_k.value = temperature, top_k
+    explorer.top_p.value, explorer.min_p.value = top_p, min_p
+
+
+def test_08_one_token_left_accepts_filters_that_leave_one(explorer):
+    explorer.prompt.value = "first"
+    top = float(explorer.logits.softmax(-1).max())
+    for settings in (dict(top_p=0.01), dict(min_p=1.0), dict(temperature=0.5, top_p=0.3),
+                     dict(temperature=1.5, min_p=0.9, top_k=5), dict(top_p=round(top - 0.01, 2))):
+        _set(explorer, **settings)
+        result = nb08.check_one_token_left(explorer)
+        assert result and explorer.kept == 1, (settings, result.message)
+
+
+def test_08_one_token_left_refuses_greedy_in_any_disguise(explorer):
+    explorer.prompt.value = "first"
+    for settings, words in ((dict(temperature=0.0), "temperature 0 is greedy"), (dict(top_k=1), "top_k=1"),
+                            (dict(), "can still be drawn"), (dict(temperature=0.7, top_p=0.9), "can still be drawn"),
+                            (dict(top_k=3, min_p=0.01), "can still be drawn")):
+        _set(explorer, **settings)
+        result = nb08.check_one_token_left(explorer)
+        assert not result and words in result.message, (settings, result.message)
+        top = float(sampling.sampling_probs(explorer.logits, temperature=max(settings.get("temperature", 1.0), 0.01)).max())
+        assert f"{top:.3f}" not in result.message  # the top token's probability (the top_p bound) is not given
+
+
+def test_08_one_token_left_refuses_a_temperature_that_float32_rounds_to_greedy(explorer):
+    """Where the model is sure (a gap of 6 between the top two logits, as after `return s[::-`), temperature 0.05
+    divides the gap into 120: exp(-120) is 0 in float32, so one token is left before any filter."""
+    cached = explorer.logits
+    try:
+        explorer.logits = torch.cat([torch.tensor([10.0, 4.0, 3.5]), torch.linspace(3, -5, 500)])
+        assert sampling.kept_count(sampling.sampling_probs(explorer.logits, temperature=0.05)) == 1
+        for settings in (dict(temperature=0.05), dict(temperature=0.05, top_p=0.5), dict(temperature=0.05, min_p=0.2)):
+            _set(explorer, **settings)
+            result = nb08.check_one_token_left(explorer)
+            assert not result and "greedy decoding in disguise" in result.message, result.message
+        _set(explorer, temperature=1.0, top_p=0.5)  # at T=1 the filter is what leaves the one token
+        assert nb08.check_one_token_left(explorer)
+    finally:
+        explorer.logits = cached
