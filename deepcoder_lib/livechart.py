@@ -50,9 +50,23 @@ def ipympl_installed() -> bool:
     return importlib.util.find_spec("ipympl") is not None
 
 
+CHART_CHOICES = ("auto", "png")
+
+
+def chart_mode() -> str:
+    """``$DEEPCODER_CHART``: "png" where the front end cannot show ipympl's canvas (VS Code offline, a hosted
+    notebook without its widget manager): the explorer then shows a still picture, redrawn on every move."""
+    import os
+    mode = os.environ.get("DEEPCODER_CHART", "auto").strip().lower() or "auto"
+    if mode not in CHART_CHOICES:
+        raise ValueError(f"`DEEPCODER_CHART` must be one of {', '.join(CHART_CHOICES)}, got {mode!r}; "
+                         "use png where the live chart stays blank, or unset it")
+    return mode
+
+
 def live_canvas_available() -> bool:
-    """True in a Jupyter kernel with ipympl installed: a figure can be an interactive canvas widget."""
-    return in_kernel() and ipympl_installed()
+    """True in a Jupyter kernel with ipympl installed, unless DEEPCODER_CHART=png: a figure can be a canvas widget."""
+    return chart_mode() != "png" and in_kernel() and ipympl_installed()
 
 
 _live_canvas_class = None

@@ -161,3 +161,16 @@ def test_rows_redrawn_in_place_always_equal_a_full_draw():
     saved = io.BytesIO()
     chart.figure.savefig(saved, format="png")
     assert np.array_equal(_pixels(chart), np.asarray(Image.open(saved).convert("RGBA")))
+
+
+def test_deepcoder_chart_png_forces_the_still_picture(monkeypatch):
+    from deepcoder_lib import livechart
+    monkeypatch.setattr(livechart, "in_kernel", lambda: True)  # a kernel with ipympl, as in VS Code or Colab
+    monkeypatch.setattr(livechart, "ipympl_installed", lambda: True)
+    monkeypatch.delenv("DEEPCODER_CHART", raising=False)
+    assert livechart.live_canvas_available()
+    monkeypatch.setenv("DEEPCODER_CHART", "png")
+    assert not livechart.live_canvas_available()
+    monkeypatch.setenv("DEEPCODER_CHART", "canvas")
+    with pytest.raises(ValueError, match=r"`DEEPCODER_CHART` must be one of auto, png, got 'canvas'"):
+        livechart.live_canvas_available()
