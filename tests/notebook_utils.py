@@ -59,7 +59,6 @@ LESSON_LIMIT_MIN = 45
 MAX_MARKDOWN_WORDS = 1_500  # more prose than a class reads: move it to docs/
 MAX_NOTEBOOK_CODE_LINES = 130  # non-blank lines over all code cells, comments included (a learner reads them)
 TIMES_FILE = ROOT / "artifacts" / "notebook_times.json"  # written by tests/test_notebooks.py
-CHECK_CALL = re.compile(r"\bcheck_\w+\s*\(")
 
 
 def markdown_words(nb) -> int:
@@ -71,9 +70,25 @@ def code_lines(nb) -> int:
     return sum(1 for c in nb.cells if c.cell_type == "code" for line in c.source.splitlines() if line.strip())
 
 
+EXERCISE_IMPORT = re.compile(r"from\s+deepcoder_lib\.exercises\.\w+\s+import\s+(\([^)]*\)|[^\n]*)")
+
+
+def exercise_checks(nb) -> set[str]:
+    """The exercise checks a notebook imports from ``deepcoder_lib.exercises`` (not the library's own
+    ``check_answer`` or ``check_flask_app``, which lesson cells call too)."""
+    names = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for imported in EXERCISE_IMPORT.findall(cell.source):
+                names.update(re.findall(r"\bcheck_\w+", imported))
+    return names
+
+
 def exercise_cells(nb) -> list[int]:
-    """Indices of "Try it" exercise cells: code cells that call a ``check_...()`` function."""
-    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and CHECK_CALL.search(c.source)]
+    """Indices of "Try it" exercise cells: code cells that call one of the notebook's exercise checks."""
+    checks = exercise_checks(nb)
+    return [i for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and checks & set(re.findall(r"\b(check_\w+)\s*\(", c.source))]
 
 
 def lesson_parts(nb, execute_seconds: float) -> dict[str, float]:

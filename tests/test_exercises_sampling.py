@@ -214,3 +214,9 @@ def test_08_one_token_left_refuses_a_temperature_that_float32_rounds_to_greedy(e
         assert nb08.check_one_token_left(explorer)
     finally:
         explorer.logits = cached
+
+
+def test_08_one_token_left_placeholder_gives_nothing_away():
+    result = nb08.check_one_token_left(...)
+    assert not result and not result.answered and result.label == "Not answered yet"
+    assert "token" in result.message and not any(ch.isdigit() for ch in result.message)

@@ -344,7 +344,7 @@ def test_class_checks_catch_next_and_placeholders(cells, problem):
 
 
 def test_lesson_estimate_is_the_stated_arithmetic():
-    nb = _notebook(_words(250), "x = 1", "y = 2", "answer = ...\ncheck_x(answer)")
+    nb = _notebook(_words(250), "from deepcoder_lib.exercises.nb99 import check_x", "y = 2", "answer = ...\ncheck_x(answer)")
     # 250 words / 100 per min + 2 code cells x 1.5 + 1 exercise x 5 + 90 s execute = 2.5 + 3 + 5 + 1.5
     assert lesson_parts(nb, 90) == {"reading": 2.5, "code cells": 3.0, "exercises": 5.0, "execute": 1.5}
     assert code_lines(nb) == 4 and markdown_words(nb) == 250

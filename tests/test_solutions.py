@@ -16,29 +16,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from notebook_utils import ROOT, course_notebooks, execute_notebook, notebook_number
+from notebook_utils import ROOT, course_notebooks, execute_notebook, exercise_cells, notebook_number
 
 spec = importlib.util.spec_from_file_location("make_solutions", ROOT / "scripts" / "make_solutions.py")
 make_solutions = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(make_solutions)
 
-CHECK_CALL = re.compile(r"\b(check_\w+)\s*\(")
-
-
-def exercise_checks(path: Path) -> set[str]:
-    """The exercise checks of a notebook: the ``check_*`` functions of ``deepcoder_lib.exercises.nbNN``
-    (not the library's own ``check_answer`` or ``check_flask_app``, which lesson cells call too)."""
-    try:
-        module = importlib.import_module(f"deepcoder_lib.exercises.nb{notebook_number(path)}")
-    except ImportError:
-        return set()
-    return {name for name in dir(module) if name.startswith("check_") and callable(getattr(module, name))}
-
-
 def exercise_cell_ids(path: Path) -> list[str]:
-    checks = exercise_checks(path)
-    return [c.id for c in nbformat.read(path, as_version=4).cells
-            if c.cell_type == "code" and checks & set(CHECK_CALL.findall(c.source))]
+    nb = nbformat.read(path, as_version=4)
+    return [nb.cells[i].id for i in exercise_cells(nb)]
 
 
 WITH_EXERCISES = [p for p in course_notebooks() if exercise_cell_ids(p)]

@@ -137,6 +137,9 @@ def check_generate_order(my_filters, logits, temperature=0.7, top_k=50, top_p=0.
 def check_one_token_left(explorer) -> CheckResult:
     """The explorer's sliders leave exactly one token, removed by the filters: not temperature 0, not top_k=1,
     and not a temperature so low that float32 rounds every other probability to 0 (greedy in disguise)."""
+    if explorer is ...:
+        return CheckResult(False, "Replace `...` with `explorer` once its sliders leave exactly one token, then run "
+                           "the cell again.", answered=False)
     try:
         s = explorer.settings()
     except ValueError as error:

@@ -9,4 +9,4 @@ check_generate_order(my_filters, logits, **chosen)
 
 # %% 08-try-2
 explorer.top_p.value = 0.05   # the top token alone holds more than 5%, so top_p keeps only it
-check_one_token_left(explorer)   # move the sliders above first
+check_one_token_left(explorer)
