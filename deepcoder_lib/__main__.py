@@ -15,8 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     prep.add_argument("--force", action="store_true", help="rebuild even if the prepared folder looks fine")
     sub.add_parser("evaluate", help="run the text-to-code task suite (see --help)", add_help=False)
     if argv[:1] == ["evaluate"]:
-        from . import evaluation
-        return evaluation.main(argv[1:])
+        from . import evaluation_cli
+        return evaluation_cli.main(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "doctor":
         from . import doctor

@@ -79,7 +79,7 @@ def test_mismatched_target_modules_name_the_layers_that_exist():
 
 @pytest.mark.parametrize("r", [0, -1, 2.5, True])
 def test_bad_rank(r):
-    with pytest.raises(ValueError, match=r"`r` \(the rank\) must be a positive integer, got"):
+    with pytest.raises(ValueError, match=r"`r` must be a positive whole number, got .*; it is the rank"):
         A.add_lora(tiny_llama(), r=r)
 
 
@@ -211,8 +211,8 @@ def test_plots_return_axes_with_labels():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"steps": 0}, r"`steps` must be a positive integer, got 0"),
-    ({"batch_size": 1.5}, r"`batch_size` must be a positive integer, got 1.5"),
+    ({"steps": 0}, r"`steps` must be a positive whole number, got 0"),
+    ({"batch_size": 1.5}, r"`batch_size` must be a positive whole number, got 1.5"),
 ])
 def test_train_lora_argument_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -75,7 +75,7 @@ def _record_time(name: str, seconds: float) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_clean(path: Path, capsys, request):
-    if path.name.startswith("15_"):
+    if path.name.endswith("_shared_server.ipynb"):
         request.getfixturevalue("llama_server")  # sets DEEPCODER_SERVER for the kernel: a real llama.cpp server
     run = execute_notebook(path)  # raises CellExecutionError on the first unexpected error
     with capsys.disabled():
@@ -91,3 +91,16 @@ def test_notebook_runs_clean(path: Path, capsys, request):
     warnings = learner_visible_warnings(run.nb, run.widget_state)
     assert not warnings, "a learner would see these warnings:\n" + "\n".join(warnings)
     assert run.seconds <= budget_for(path), f"{path.name} took {run.seconds:.0f} s, budget {budget_for(path)} s"
+
+
+@pytest.mark.slow
+def test_shared_server_notebook_runs_with_no_server_listening():
+    """Self-study without a class server: the notebook says how to start one and runs every other cell."""
+    from server_utils import free_port
+    path = next(p for p in NOTEBOOKS if p.name.endswith("_shared_server.ipynb"))
+    run = execute_notebook(path, env={"DEEPCODER_SERVER": f"http://127.0.0.1:{free_port()}/v1"})
+    setup = "".join(o.get("text", "") for o in run.nb.cells[1].outputs)
+    assert "server: none (cannot reach" in setup and "python -m llama_cpp.server" in setup
+    assert errors_shown(run.nb) == [i for i, c in enumerate(run.nb.cells) if has_tag(c, "raises-exception")]
+    checks = "".join(str(o) for o in run.nb.cells[-2].outputs)
+    assert "Not answered yet" in checks  # the exercise ran on the local top 20
