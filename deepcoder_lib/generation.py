@@ -19,7 +19,7 @@ from .inputs import (check_fits, context_length, eos_ids, generation_pad_id, has
                      input_device, pad_id, pad_token_id, per_token_logprobs, prepare_batch, prepare_inputs)
 from .local import (DEFAULT_GENERATION, NEUTRAL_DECODING, StopOnFlag, answerer, decoding_overrides,  # noqa: F401
                     generate_kwargs, prompt_for, stream_generate, top_candidates)
-from .checks import positive_int
+from .checks import positive_int, whole_number
 from .inputs import require_model
 
 # With it, load the weights in bfloat16: half the bytes to read per token. fp32 decoding is memory-bound;
@@ -53,8 +53,7 @@ def compile_decoding(model, *, max_cache_len: int = COMPILED_CACHE_LEN):
     """
     from transformers import CompileConfig
 
-    if isinstance(max_cache_len, bool) or not isinstance(max_cache_len, int) or max_cache_len < 2:
-        raise ValueError(f"`max_cache_len` must be an integer >= 2 (prompt + new tokens), got {max_cache_len!r}")
+    whole_number(max_cache_len, "max_cache_len", minimum=2, hint="it counts the prompt and the new tokens")
     if max_cache_len > context_length(model):
         raise ValueError(f"`max_cache_len`={max_cache_len} is longer than the model's context "
                          f"({context_length(model)} tokens); use at most that")
