@@ -16,7 +16,7 @@ from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStr
 
 from .checks import positive_int
 from .decoding import Decoding, settings
-from .inputs import (check_fits, has_chat_template, input_device, pad_id, prepare_batch, prepare_inputs,
+from .inputs import (check_fits, has_chat_template, pad_id, prepare_batch, prepare_inputs,
                      require_model)
 from .interface import Answerer, Head
 from .plots import token_label
