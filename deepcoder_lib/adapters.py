@@ -18,7 +18,8 @@ from pathlib import Path
 from .bottleneck import load_bottleneck_adapter  # noqa: F401  (public here: Astraios' parallel adapter)
 from .checks import positive_int
 from .inputs import has_chat_template, input_device, pad_id, prepare_inputs
-from .local import decoding_overrides, prompt_for
+from .decoding import Decoding
+from .local import generate_kwargs, prompt_for
 from .prompts import with_answer_start
 
 # peft 0.21.2 (the newest release) reads `model.is_gradient_checkpointing` every time it wraps a model, a
@@ -253,11 +254,10 @@ def compare_outputs(peft_model, tokenizer, requests: list[str], max_new_tokens: 
     """Greedy answers to each request from the base model (adapter disabled) and with the adapter."""
     import torch
 
-    greedy = {**decoding_overrides(peft_model), "do_sample": False, "max_new_tokens": max_new_tokens,
-              "pad_token_id": pad_id(peft_model, tokenizer)}
     rows = []
     for request in requests:
         inputs = chat_inputs(tokenizer, request, model=peft_model)
+        greedy = generate_kwargs(peft_model, inputs, Decoding(max_new_tokens=max_new_tokens).generate_kwargs())
         answers = {}
         with torch.no_grad():
             with peft_model.disable_adapter():
