@@ -213,3 +213,13 @@ def test_decoding_is_checked_once_with_errors_that_name_the_argument():
     assert Decoding(temperature=0.8, top_k=5).generate_kwargs() == {
         "max_new_tokens": 96, "repetition_penalty": 1.0, "do_sample": True, "temperature": 0.8, "top_k": 5,
         "top_p": 1.0, "min_p": None}
+
+
+def test_the_client_and_the_doctor_check_import_without_torch():
+    """The doctor checks the class server on a machine whose torch may be broken: server.py must not need it."""
+    import subprocess
+    import sys
+    code = ("import sys; from deepcoder_lib import doctor, server; doctor.check_class_server; "
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
