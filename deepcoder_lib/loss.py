@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .inputs import input_device, per_token_logprobs
+from .inputs import input_device, per_token_logprobs, require_model
 
 
 def cross_entropy_by_hand(logits: torch.Tensor, input_ids: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
@@ -60,6 +60,7 @@ def token_losses(model, tokenizer, text: str) -> list[TokenLoss]:
 
     The first token has no loss: nothing came before it to predict it from.
     """
+    require_model(model, what="token_losses")
     if not isinstance(text, str) or not text:
         raise ValueError(f"`text` must be a non-empty str, got {text!r}")
     input_ids = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"]], device=input_device(model))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .checks import positive_int, whole_number
-from .inputs import eos_ids, input_device, pad_id, per_token_logprobs, prepare_inputs
+from .inputs import eos_ids, input_device, pad_id, per_token_logprobs, prepare_inputs, require_model
 from .local import decoding_overrides, prompt_for
 
 
@@ -46,6 +46,7 @@ def token_logprobs(model, input_ids, output_ids, *, eos_token_id=None) -> torch.
     ``input_ids`` is the prompt, ``output_ids`` only the new tokens. With ``eos_token_id`` the tokens after
     the first end-of-sequence (padding of a beam that finished early) are dropped.
     """
+    require_model(model, what="token_logprobs")
     input_ids, output_ids = _as_row(input_ids, "input_ids"), _as_row(output_ids, "output_ids")
     output_ids = _until_eos(output_ids, eos_token_id)
     ids = torch.cat([input_ids, output_ids]).to(input_device(model))[None]
@@ -97,6 +98,7 @@ def greedy_vs_beam(model, tokenizer, request, *, max_new_tokens: int = 24, num_b
     find the most likely answer.
     """
     whole_number(num_beams, "num_beams", minimum=2, hint="1 beam is greedy")
+    require_model(model, what="greedy_vs_beam")
     inputs = prepare_inputs(tokenizer, prompt_for(tokenizer, request), model=model, name="request")
     eos = model.generation_config.eos_token_id
     # decoding_overrides: a checkpoint's generation_config (a repetition penalty, sampling) changes nothing here

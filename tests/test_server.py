@@ -185,10 +185,11 @@ def test_stated_greedy_is_not_the_server_default_greedy(srv, llama_server):
 
 
 def test_local_only_helpers_refuse_a_server(srv):
-    from deepcoder_lib import generation, stepper
+    from deepcoder_lib import generation, loss, search, stepper
     for call in (lambda: stepper.confidence_view(srv, None, REQUEST), lambda: stepper.Stepper(srv, None, REQUEST),
                  lambda: generation.next_token_logits(srv, None, REQUEST),
-                 lambda: generation.greedy_by_hand(srv, None, 4)):
+                 lambda: generation.greedy_by_hand(srv, None, 4), lambda: loss.token_losses(srv, None, "x = 1"),
+                 lambda: search.greedy_vs_beam(srv, None, REQUEST)):
         with pytest.raises(ValueError, match=r"`model` must be a local transformers model .*got Server\("):
             call()
 
