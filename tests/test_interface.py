@@ -107,7 +107,7 @@ def test_stepper_walks_the_greedy_answer(impl):
 
 
 def test_widgets_take_either(pair, impl):
-    box = stepper.step_through_widget(*pair, REQUEST, n=4)
+    box = stepper.step_through_widget(*pair, REQUEST, n=4, max_new_tokens=12)
     box.next_button.click()
     assert not box.errors.outputs and box.stepper.generated_text and "%" in box.bars.value
     assert box.choice.disabled == (not box.stepper.can_choose)
