@@ -5,6 +5,7 @@ Every test runs twice, ``[local]`` and ``[server]``. The server runs the embedde
 the two do not write the same text (other weights, other kernels); each test compares an implementation with
 itself, through the helper and directly.
 """
+import html
 import math
 import threading
 
@@ -144,7 +145,7 @@ def test_explorer_takes_either(pair, impl):
     expected = sampling.sampling_probs(torch.as_tensor(head.logits, dtype=torch.float32), temperature=1.0, top_k=3,
                                        top_p=1.0, min_p=0.0)
     assert torch.allclose(explorer.probs, expected) and explorer.kept == 3
-    assert (head.note in explorer.header.value.replace("&quot;", '"')) and ("other" in head.note) == (head.other is not None)
+    assert head.note in html.unescape(explorer.header.value) and ("other" in head.note) == (head.other is not None)
     explorer.temperature.value = 0.8
     assert len(explorer.sample()) == 2
     explorer.temperature.value = 0.0
