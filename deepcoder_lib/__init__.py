@@ -1,18 +1,24 @@
 """deepcoder_lib: the helper library behind the deepcoder notebooks. This file only re-exports.
 
 Modules (one concept each), imported lazily so ``import deepcoder_lib`` stays instant:
-prepare (embedded model -> cache folder), models (load; the course-wide checkpoint), course (the device),
-catalog (sizes, memory), twins (architecture twins), doctor, tokens and playground (notebook 01), bpe (02),
-generation (03-05), stepper (05), search (06), sampling and plots (07), livechart and explorer (08), sandbox and
-webcheck (09), evaluation, passk and humaneval (10), loss (12), adapters (13), bottleneck (14), server and
-server_course (15), exercises (checks).
+prepare (embedded model -> cache folder), models (load; the course-wide checkpoint), course (the device rule),
+catalog (sizes, memory), twins (architecture twins), doctor, torchbuild, tokens and playground (notebook 01), bpe
+(02), generation (03-05), stepper (05), search (06), sampling and plots (07), livechart and explorer (08), sandbox,
+extract and webcheck (09), evaluation, evaluation_cli, passk and humaneval (10), loss (12), adapters, lora_configs
+(13), bottleneck (14), exercises (checks).
+The model interface: interface (the protocol every helper uses), local (a transformers model behind it, and
+``answerer``, the one place that tells a local model from a server), server (a class server behind it, through the
+openai client); below them prompts (request -> messages), decoding (one settings object), inputs (text -> model
+inputs) and checks (argument checks).
 """
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["adapters", "catalog", "doctor", "evaluation", "evaluation_cli", "exercises", "explorer", "generation",
-           "humaneval", "livechart", "models", "passk", "playground", "plots", "prepare", "sampling", "sandbox",
-           "stepper", "tokens", "webcheck", "bpe", "search", "loss", "server", "server_course"]
+__all__ = ["adapters", "bottleneck", "bpe", "catalog", "checks", "course", "decoding", "doctor", "evaluation",
+           "evaluation_cli", "exercises", "explorer", "extract", "generation", "humaneval", "inputs", "interface",
+           "livechart", "local", "lora_configs", "loss", "models", "passk", "playground", "plots", "prepare", "prompts",
+           "sampling", "sandbox", "sandbox_bwrap", "sandbox_tree", "search", "server", "stepper", "tokens", "torchbuild",
+           "twins", "webcheck"]
 
 
 def __getattr__(name):

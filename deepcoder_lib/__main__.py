@@ -21,8 +21,8 @@ def main(argv: list[str] | None = None) -> int:
         from . import launch
         return launch.main(argv[1:])
     if argv[:1] == ["evaluate"]:
-        from . import evaluation
-        return evaluation.main(argv[1:])
+        from . import evaluation_cli
+        return evaluation_cli.main(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "doctor":
         from . import doctor

@@ -16,6 +16,11 @@ import warnings
 from pathlib import Path
 
 from .bottleneck import load_bottleneck_adapter  # noqa: F401  (public here: Astraios' parallel adapter)
+from .checks import positive_int
+from .inputs import has_chat_template, input_device, pad_id, prepare_inputs
+from .decoding import Decoding
+from .local import generate_kwargs, prompt_for
+from .prompts import with_answer_start
 
 # peft 0.21.2 (the newest release) reads `model.is_gradient_checkpointing` every time it wraps a model, a
 # property transformers 5.23 deprecated in favour of `is_activation_checkpointing`: one FutureWarning per
@@ -58,8 +63,7 @@ def add_lora(model, *, r: int = 8, lora_alpha: int = 16, target_modules=("q_proj
     where *no* name matches, and silently skips the others.
     """
     from peft import LoraConfig, get_peft_model
-    if not isinstance(r, int) or isinstance(r, bool) or r < 1:
-        raise ValueError(f"`r` (the rank) must be a positive integer, got {r!r}; 4 to 16 is typical")
+    positive_int(r, "r", "it is the rank; 4 to 16 is typical")
     names = [target_modules] if isinstance(target_modules, str) else list(target_modules)
     available = linear_layer_names(model)
     missing = [n for n in names if n not in available]
@@ -76,10 +80,9 @@ def add_lora(model, *, r: int = 8, lora_alpha: int = 16, target_modules=("q_proj
 def build_examples(tokenizer, rows: list[dict]) -> list[dict]:
     """Chat-format each ``{"request", "response"}`` (no chat template: the plain request); labels are -100 on the
     prompt, so only the answer is learned."""
-    from .generation import chat_messages, prepare_inputs
     examples = []
     for row in rows:  # the prompt generate_code would send: chat-templated, or the plain request for a base model
-        prompt_ids = prepare_inputs(tokenizer, chat_messages(row["request"], tokenizer))["input_ids"][0].tolist()
+        prompt_ids = prepare_inputs(tokenizer, prompt_for(tokenizer, row["request"]))["input_ids"][0].tolist()
         answer_ids = tokenizer(row["response"] + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
         examples.append({"input_ids": prompt_ids + answer_ids, "labels": [-100] * len(prompt_ids) + answer_ids})
     return examples
@@ -99,10 +102,8 @@ def training_batches(tokenizer, rows: list[dict], *, steps: int, batch_size: int
     """The batches ``train_lora`` trains on, in its order: the rows cycled in a seeded shuffled order, ``collate``d."""
     import torch
 
-    from .generation import pad_token_id
-    for name, value in (("steps", steps), ("batch_size", batch_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    positive_int(steps, "steps", "e.g. 30")
+    positive_int(batch_size, "batch_size", "e.g. 4")
     if not rows:
         raise ValueError("`rows` is empty: give at least one {'request': ..., 'response': ...} example")
     examples = build_examples(tokenizer, rows)
@@ -110,7 +111,7 @@ def training_batches(tokenizer, rows: list[dict], *, steps: int, batch_size: int
     order = []
     while len(order) < steps * batch_size:
         order += torch.randperm(len(examples), generator=generator).tolist()
-    return [collate([examples[i] for i in order[step * batch_size:(step + 1) * batch_size]], pad_token_id(tokenizer))
+    return [collate([examples[i] for i in order[step * batch_size:(step + 1) * batch_size]], pad_id(tokenizer=tokenizer))
             for step in range(steps)]
 
 
@@ -133,7 +134,7 @@ def train_lora(peft_model, tokenizer, rows: list[dict], *, steps: int = 24, batc
     batches = training_batches(tokenizer, rows, steps=steps, batch_size=batch_size, seed=seed)[start_step:]
     if optimizer is None:
         optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=learning_rate)
-    device = next(peft_model.parameters()).device
+    device = input_device(peft_model)
     peft_model.train()
     losses = []
     bar = tqdm(batches, desc="LoRA training", disable=not progress)
@@ -258,25 +259,19 @@ def load_adapter(base_model, adapter_path: str | Path):
 def chat_inputs(tokenizer, request: str, assistant_prefix: str = "", *, model=None) -> dict:
     """Model inputs (input_ids + attention_mask) for one user request, optionally with the answer's start,
     on ``model``'s input device (``generation.prepare_inputs``, the course's one path to model inputs)."""
-    from .generation import has_chat_template, prepare_inputs
     if not has_chat_template(tokenizer):  # a base model (StarCoderBase): the request and the answer's start, as text
         return prepare_inputs(tokenizer, request + assistant_prefix, model=model, name="request")
-    messages = [{"role": "user", "content": request}]
-    if assistant_prefix:
-        messages.append({"role": "assistant", "content": assistant_prefix})  # continued, not closed
-    return prepare_inputs(tokenizer, messages, model=model, name="request")
+    return prepare_inputs(tokenizer, with_answer_start(request, assistant_prefix), model=model, name="request")
 
 
 def compare_outputs(peft_model, tokenizer, requests: list[str], max_new_tokens: int = 64) -> list[dict]:
     """Greedy answers to each request from the base model (adapter disabled) and with the adapter."""
     import torch
 
-    from .generation import decoding_overrides, pad_token_id
-    greedy = {**decoding_overrides(peft_model), "do_sample": False, "max_new_tokens": max_new_tokens,
-              "pad_token_id": pad_token_id(tokenizer)}
     rows = []
     for request in requests:
         inputs = chat_inputs(tokenizer, request, model=peft_model)
+        greedy = generate_kwargs(peft_model, inputs, Decoding(max_new_tokens=max_new_tokens).generate_kwargs())
         answers = {}
         with torch.no_grad():
             with peft_model.disable_adapter():

@@ -25,6 +25,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checks import positive_int
+
 NON_LINEARITIES = ("tanh", "relu", "gelu", "gelu_new", "silu", "sigmoid", "identity")
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 _KEY = re.compile(r"(?:base_model\.model\.)?(.+)\.adapter_(down|up)\.weight")
@@ -194,9 +196,7 @@ def write_parallel_adapter(model: nn.Module, folder, *, target_modules=("c_attn"
         raise ValueError(f"`weights_format` must be 'bin' or 'safetensors', got {weights_format!r}")
     if non_linearity not in NON_LINEARITIES:
         raise ValueError(f"`non_linearity` must be one of {', '.join(NON_LINEARITIES)}, got {non_linearity!r}")
-    if not isinstance(bottleneck_size, int) or isinstance(bottleneck_size, bool) or bottleneck_size < 1:
-        raise ValueError(f"`bottleneck_size` must be a positive integer, got {bottleneck_size!r}; the fork's "
-                         "default is 256")
+    positive_int(bottleneck_size, "bottleneck_size", "the fork's default is 256")
     targets = [target_modules] if isinstance(target_modules, str) else list(target_modules)
     generator = torch.Generator().manual_seed(seed)
     weights = {}

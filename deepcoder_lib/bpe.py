@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from .checks import whole_number
 from .tokens import QWEN2_PATTERN
 
 # GPT-2's pre-tokenizer (openai/gpt-2 src/encoder.py); Hugging Face's ByteLevel pre-tokenizer with
@@ -84,9 +85,7 @@ def train_bpe(text: str, num_merges: int, *, style: str | None = None) -> tuple[
     ``style="gpt2"`` or ``"qwen2"`` the text is pre-tokenized first and pairs are counted inside chunks only.
     Training stops early when no pair occurs twice: merging a pair seen once saves nothing.
     """
-    if isinstance(num_merges, bool) or not isinstance(num_merges, int) or num_merges < 0:
-        raise ValueError(f"`num_merges` must be a whole number >= 0, got {num_merges!r}; "
-                         "the vocabulary will have 256 + num_merges ids")
+    whole_number(num_merges, "num_merges", minimum=0, hint="the vocabulary will have 256 + num_merges ids")
     chunks = _chunks(text, style)
     vocab = {i: bytes([i]) for i in range(256)}
     merges, history = {}, []

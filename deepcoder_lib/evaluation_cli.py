@@ -13,8 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-from .evaluation import PROMPT_STYLES, SUITES, evaluate, load_tasks, summarize, write_csv
+from . import course
+from .evaluation import PROMPT_STYLES, SUITES, decoding_for, evaluate, load_tasks, summarize, write_csv
+from .models import load
 from .passk import samples_needed
+from .server import connect
 
 DEFAULTS = {"course": dict(temperatures="0,0.4,0.8,1.2", n=10, k="1,5", max_new_tokens=192),
             "humaneval": dict(temperatures="0", n=1, k="1", max_new_tokens=300)}
@@ -119,18 +122,20 @@ def main(argv: list[str] | None = None) -> int:
         argv = argv[1:]
     args, ks, temperatures, tasks = parse(argv)
     if args.server is not None:
-        from .server import connect
-        model, tokenizer = connect(args.server), None  # evaluate() hands the requests to the server
+        model, tokenizer = connect(args.server), None  # evaluate() takes a server as it takes a model
     else:
-        from .models import load
-        model, tokenizer = load(args.checkpoint)
+        model, tokenizer = load(args.checkpoint)  # on the course's device (course.device_settings)
     started = time.time()
     rows = evaluate(model, tokenizer, tasks, temperatures=temperatures, n=args.n, styles=args.styles.split(","),
                     top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed, batch_size=args.batch_size,
                     progress=True)
     print(f"wrote {len(rows)} graded answers to {write_csv(rows, args.output)}")
-    answered_by = repr(model) if args.server else args.checkpoint or "the embedded model (float32)"
-    info = write_run_info(args.output, argv, seconds=round(time.time() - started), answered_by=answered_by)
+    answered_by = repr(model) if args.server else (
+        f"{args.checkpoint or 'the embedded model'} ({course.from_pretrained_call()}, {model.dtype} on {model.device})")
+    decoding = {f"temperature {t}": decoding_for(t, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
+                                                 seed=args.seed).as_dict() for t in temperatures}
+    info = write_run_info(args.output, argv, seconds=round(time.time() - started), answered_by=answered_by,
+                          decoding=decoding)
     print(f"and how they were made to {info}")
     print(f"{args.suite}: {len(tasks)} tasks, n={args.n}; pass@k [95% bootstrap band over tasks]")
     print(f"{'style':<8} {'temperature':>11} " + " ".join(f"{'pass@' + str(k):>22}" for k in ks))

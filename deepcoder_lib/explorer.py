@@ -20,9 +20,11 @@ import traceback
 
 import torch
 
-from . import generation, sampling
+from . import sampling
+from .decoding import Decoding
 from .livechart import IPYMPL_FIX, TokenChart, in_kernel, ipympl_installed
-from .plots import drawable, token_label
+from .local import answerer
+from .plots import drawable
 
 EXPLORER_CLASS = "deepcoder-explorer"       # the whole widget
 PLOT_CLASS = "deepcoder-explorer-plot"      # the live chart: ipympl's canvas widget, or an Image widget
@@ -83,16 +85,13 @@ class Explorer:
                  live: bool | None = None):
         import ipywidgets as widgets
 
-        from . import server_course
-
         self.model, self.tokenizer = model, tokenizer
-        self.on_server = server_course.is_server(model)  # a class server: its top_logprobs, not all logits
-        if self.on_server:
-            n = min(n, 21)  # servers send at most 20 tokens; one more bar for "other"
+        self.answerer = answerer(model, tokenizer)  # a local model or a class server: the same interface
         self.n, self.num_samples, self.max_new_tokens = n, num_samples, max_new_tokens
         self.prompts = dict(prompts) if isinstance(prompts, dict) else {_label(p): p for p in prompts}
         self._cache: dict[str, tuple] = {}
         self.forward_passes, self.update_times_ms, self.last_samples = 0, [], []
+        n = len(self._head(next(iter(self.prompts.values()))).labels)  # a server shows at most 20 tokens + "other"
         style = {"description_width": "90px"}
         self.prompt = widgets.Dropdown(options=list(self.prompts), description="prompt", style=style,
                                        layout=widgets.Layout(width="680px"))
@@ -143,23 +142,13 @@ class Explorer:
         if self.own_prompt.value.strip():
             self.set_prompt(self.own_prompt.value.strip())
 
-    def _from_server(self, prompt) -> tuple:
-        """The server's head (top 20 log-probs) as the logits the sliders act on, plus an "other" bar."""
-        from .server import head_and_tail
-        if not isinstance(prompt, str) and prompt and prompt[-1].get("role") == "assistant":
-            raise ValueError("`prompt` ends with an assistant message, which a server cannot continue (the chat "
-                             "API has no way to resume a half-written answer); give a request, or use the local model")
-        pairs = self.model.next_token_logprobs(prompt, top=20)
-        self.forward_passes += 1
-        head, other = head_and_tail(pairs)
-        shown = head[:self.n - 1]  # the last bar is "other"
-        logits = torch.tensor([lp for _, lp in pairs], dtype=torch.float32)  # log-probs are logits up to a constant
-        ids = torch.arange(len(shown))
-        blank = self.n - 1 - len(shown)  # fewer than n - 1 listed: empty rows keep the chart's shape
-        ids = torch.cat([ids, torch.zeros(blank, dtype=torch.long)]) if blank else ids
-        labels = [drawable(repr(token)) for token, _ in shown] + [""] * blank + ["(other: not sent)"]
-        rest = other + sum(p for _, p in head[len(shown):])
-        return (prompt, None, logits, ids, labels, [p for _, p in shown] + [0.0] * blank + [rest])
+    def _head(self, prompt):
+        """The head of the next-token distribution for ``prompt``: one model call the first time, cached after."""
+        key = json.dumps(prompt)
+        if key not in self._cache:
+            self._cache[key] = (prompt, self.answerer.next_token_head(prompt, self.n))
+            self.forward_passes += 1
+        return self._cache[key][1]
 
     def set_prompt(self, prompt) -> None:
         """Make ``prompt`` current: one forward pass the first time, the cached logits after.
@@ -167,20 +156,11 @@ class Explorer:
         On a class server, one request for the top 20 log-probs instead: the sliders' maths runs on
         that head, renormalised, and the rest of the vocabulary is one "other" bar outside the maths.
         """
-        key = json.dumps(prompt)
-        if key not in self._cache and self.on_server:
-            self._cache[key] = self._from_server(prompt)
-        if key not in self._cache:
-            # a request (str) is one user message; messages ending with the assistant's are continued
-            inputs = generation.prepare_inputs(self.tokenizer, generation.chat_messages(prompt, self.tokenizer),
-                                               model=self.model, name="prompt")
-            with torch.no_grad():
-                logits = self.model(**inputs).logits[0, -1].float().cpu()  # the sliders' maths runs on the CPU
-            self.forward_passes += 1
-            ids = logits.topk(self.n).indices
-            self._cache[key] = (prompt, inputs, logits, ids, [token_label(self.tokenizer, i) for i in ids.tolist()],
-                                logits.softmax(-1)[ids].tolist())
-        self.current, self.inputs, self.logits, self.shown_ids, self.labels, self.model_probs = self._cache[key]
+        self.head = self._head(prompt)
+        self.current = prompt
+        self.logits = torch.as_tensor(self.head.logits, dtype=torch.float32)
+        self.shown_ids, self.model_probs = self.head.ids, self.head.probs
+        self.labels = [drawable(label) for label in self.head.labels]
         self.chart.set_labels(self.labels, self.model_probs)
         self.update()
 
@@ -196,9 +176,7 @@ class Explorer:
             self.probs = sampling.sampling_probs(self.logits, **s)
             self.kept = sampling.kept_count(self.probs)
             self.drawn_id = int(sampling.draw(self.probs, 1, seed=int(self.seed.value)))
-            after = self.probs[self.shown_ids].tolist()
-            if self.on_server:  # blank rows and "other" are outside the maths
-                after = [a if label else 0.0 for a, label in zip(after, self.labels)] + [0.0]
+            after = [float(self.probs[i]) if i is not None else 0.0 for i in self.shown_ids]  # None: outside the maths
             entropy = max(0.0, sampling.entropy_bits(self.probs))  # a one-hot's -0.0 (or -1e-7) shows as 0.00
         self.header.value = self._header_html(s, entropy, sum(after))
         self.chart.update(self.model_probs, after, " · ".join(self._settings_text(s)) + f": {self.kept:,} of "
@@ -220,14 +198,11 @@ class Explorer:
             note = "only one token is left: this is greedy decoding, the same output every time"
         else:
             note = "light bars: the model at temperature 1 with no filter; blue: what sampling draws from now"
-        if self.on_server:
-            note += (f"<br>from {html.escape(self.model.model)}: only the server's top {self.logits.numel()} tokens are "
-                     "known; the sliders act on them, renormalised, and the rest is the grey \"other\" bar")
+        if self.head.note:
+            note += f"<br>{html.escape(self.head.note)}"
         if not self.chart.live and in_kernel() and not ipympl_installed():
             note += f"<br>ipympl is not installed, so the chart is a picture redrawn on each move: {IPYMPL_FIX}"
-        drawn = html.escape(self.labels[self.drawn_id] if self.on_server and self.drawn_id < len(self.labels) - 1
-                            else "a token the server did not list" if self.on_server
-                            else token_label(self.tokenizer, self.drawn_id))
+        drawn = html.escape(self.head.label(self.drawn_id))
         return (f'<div class="tex2jax_ignore" style="font-family:sans-serif;line-height:1.5">'
                 f'<b>{" · ".join(self._settings_text(s))}</b><br>'
                 f'{self.kept:,} of {self.logits.numel():,} tokens can be drawn · entropy {entropy:.2f} bits · '
@@ -241,24 +216,10 @@ class Explorer:
         self.samples.value = "<i>sampling… (the first token comes after one pass over the prompt)</i>"
         try:
             greedy = s["temperature"] == 0
-            if self.on_server:  # the same settings, sent to the server
-                self.last_samples = self.model.generate(
-                    self.current, n=1 if greedy else self.num_samples, max_new_tokens=self.max_new_tokens,
-                    temperature=s["temperature"], top_p=s["top_p"], top_k=s["top_k"] or None,
-                    min_p=s["min_p"] or None, seed=seed)
-                self.samples.value = self._samples_html(greedy, seed)
-                return self.last_samples
-            options = generation.decoding_overrides(self.model)  # the sliders, not the checkpoint, set the draw
-            options |= dict(do_sample=False) if greedy else dict(
-                do_sample=True, temperature=s["temperature"], top_k=s["top_k"], top_p=s["top_p"],
-                min_p=s["min_p"] or None, num_return_sequences=self.num_samples)
-            torch.manual_seed(seed)
-            with torch.no_grad():
-                output = self.model.generate(**self.inputs, max_new_tokens=self.max_new_tokens,
-                                             pad_token_id=generation.pad_token_id(self.tokenizer),
-                                             streamer=_Progress(self.samples, self.max_new_tokens), **options)
-            self.last_samples = self.tokenizer.batch_decode(output[:, self.inputs["input_ids"].shape[1]:],
-                                                            skip_special_tokens=True)
+            decoding = Decoding(max_new_tokens=self.max_new_tokens, temperature=s["temperature"], top_k=s["top_k"],
+                                top_p=s["top_p"], min_p=s["min_p"], seed=seed)  # the sliders, stated
+            self.last_samples = self.answerer.generate(self.current, decoding, n=1 if greedy else self.num_samples,
+                                                       progress=_Progress(self.samples, self.max_new_tokens))
             self.samples.value = self._samples_html(greedy, seed)
         finally:
             self.sample_button.disabled = False
@@ -284,7 +245,7 @@ def make_explorer(model, tokenizer, prompts, *, n: int = 15, num_samples: int = 
 
     A messages list that ends with an assistant message is continued from its text (e.g. half a
     function), so the sliders act on the next token of code. A class server (``server.connect()``) in
-    place of ``model`` gives the same explorer on the server's top 20 tokens (``tokenizer`` unused). ``live``: True for ipympl's canvas,
+    place of ``model`` gives the same explorer on the server's top 20 tokens (``tokenizer`` None). ``live``: True for ipympl's canvas,
     False for a plain figure shown as PNG, None (default) for ipympl's canvas when in a kernel.
     """
     if isinstance(prompts, (str, bytes)) or not prompts:

@@ -14,6 +14,8 @@ import json
 import math
 from pathlib import Path
 
+from .checks import positive_int
+
 HELD_OUT_PATH = Path(__file__).parent / "data" / "lora_held_out.json"
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")           # Llama / Qwen / SmolLM2 attention projections
 MLP = ("gate_proj", "up_proj", "down_proj")
@@ -22,8 +24,7 @@ ALL_LINEAR = ATTENTION + MLP                                   # peft's "all-lin
 
 def lora_scaling(r: int, lora_alpha: float, use_rslora: bool = False) -> float:
     """The factor in front of ``B A x``: ``lora_alpha / r`` (peft's default) or ``lora_alpha / sqrt(r)`` (rsLoRA)."""
-    if not isinstance(r, int) or isinstance(r, bool) or r < 1:
-        raise ValueError(f"`r` (the rank) must be a positive integer, got {r!r}; 4 to 16 is typical")
+    positive_int(r, "r", "it is the rank; 4 to 16 is typical")
     if not isinstance(lora_alpha, (int, float)) or isinstance(lora_alpha, bool) or lora_alpha <= 0:
         raise ValueError(f"`lora_alpha` must be a positive number, got {lora_alpha!r}; 2 * r is a common choice")
     return lora_alpha / (math.sqrt(r) if use_rslora else r)

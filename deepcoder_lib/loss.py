@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .generation import input_device
+from .inputs import input_device, per_token_logprobs, require_model
 
 
 def cross_entropy_by_hand(logits: torch.Tensor, input_ids: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
@@ -29,9 +29,7 @@ def cross_entropy_by_hand(logits: torch.Tensor, input_ids: torch.Tensor, *, redu
         raise ValueError(f"`reduction` must be 'mean' or 'none', got {reduction!r}")
     if input_ids.shape[1] < 2:
         raise ValueError("`input_ids` has one token: there is no next token to predict; use at least two")
-    logprobs = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-    targets = input_ids[:, 1:].to(logprobs.device)
-    losses = -logprobs.gather(-1, targets[..., None])[..., 0]
+    losses = -per_token_logprobs(logits, input_ids)  # log_softmax, shift by one, gather
     return losses.mean() if reduction == "mean" else losses
 
 
@@ -62,6 +60,7 @@ def token_losses(model, tokenizer, text: str) -> list[TokenLoss]:
 
     The first token has no loss: nothing came before it to predict it from.
     """
+    require_model(model, what="token_losses")
     if not isinstance(text, str) or not text:
         raise ValueError(f"`text` must be a non-empty str, got {text!r}")
     input_ids = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"]], device=input_device(model))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import catalog, prepare
+from . import catalog, course, prepare
 
 EMBEDDED_HINT = ("Use the embedded default instead: deepcoder_lib.models.load() "
                  "(or load(deepcoder_lib.models.default_checkpoint())).")
@@ -181,8 +181,9 @@ def load(checkpoint: str | None = None, *, dtype=None, device_map=None, trust_re
          force: bool = False):
     """Load ``(model, tokenizer)``: ``None`` is the embedded default; otherwise a hub id or folder.
 
-    ``dtype`` is passed to from_pretrained (None: float32 on CPU, the safe default; 'bfloat16'
-    halves memory). ``trust_remote_code`` stays False unless you have read the repository's code.
+    With neither ``dtype`` nor ``device_map`` given, the course's device rule decides
+    (``course.device_settings()``: float32 on the CPU; bfloat16 spread by ``device_map="auto"`` on an NVIDIA GPU;
+    ``DEEPCODER_DEVICE`` overrides). ``dtype`` is passed to from_pretrained (None: float32; 'bfloat16' halves memory). ``trust_remote_code`` stays False unless you have read the repository's code.
     ``force=True`` skips the memory check.
     """
     import torch
@@ -191,6 +192,9 @@ def load(checkpoint: str | None = None, *, dtype=None, device_map=None, trust_re
     if trust_remote_code not in (True, False):
         raise ValueError(f"`trust_remote_code` must be True or False, got {trust_remote_code!r}")
     path = resolve(checkpoint)
+    if dtype is None and device_map is None:
+        settings = course.device_settings()
+        dtype, device_map = settings.get("dtype"), settings.get("device_map")
     if dtype is not None and not isinstance(dtype, torch.dtype):
         name = catalog.normalize_dtype(dtype)
         if name not in ("float32", "bfloat16", "float16"):
@@ -199,7 +203,7 @@ def load(checkpoint: str | None = None, *, dtype=None, device_map=None, trust_re
         dtype = getattr(torch, name)
     dtype = dtype or torch.float32
     if not force:
-        target = "cuda" if device_map in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+        target = "cuda" if device_map in ("auto", "cuda") and course.device() == "cuda" else "cpu"
         check_fits(path if is_local(path) else (checkpoint or path), str(dtype), target,
                    offload=device_map == "auto")
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 
+from .checks import whole_number
+
 MIN_SAMPLES_PER_K = 2
 RESAMPLES = 2000
 
@@ -27,8 +29,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     binomials. It is the chance that k samples drawn without replacement from the n include a pass.
     """
     for name, value in (("n", n), ("c", c), ("k", k)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"`{name}` must be a non-negative int, got {value!r}")
+        whole_number(value, name, minimum=0, hint="a count of answers")
     if c > n:
         raise ValueError(f"`c` (passing samples) cannot exceed `n` (samples), got c={c} > n={n}")
     if not 1 <= k <= n:

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .generation import chat_messages, decoding_overrides, eos_ids, generation_pad_id, input_device, prepare_inputs
+from .checks import positive_int, whole_number
+from .inputs import eos_ids, input_device, pad_id, per_token_logprobs, prepare_inputs, require_model
+from .local import decoding_overrides, prompt_for
 
 
 def _as_row(ids, name: str) -> torch.Tensor:
@@ -44,11 +46,11 @@ def token_logprobs(model, input_ids, output_ids, *, eos_token_id=None) -> torch.
     ``input_ids`` is the prompt, ``output_ids`` only the new tokens. With ``eos_token_id`` the tokens after
     the first end-of-sequence (padding of a beam that finished early) are dropped.
     """
+    require_model(model, what="token_logprobs")
     input_ids, output_ids = _as_row(input_ids, "input_ids"), _as_row(output_ids, "output_ids")
     output_ids = _until_eos(output_ids, eos_token_id)
     ids = torch.cat([input_ids, output_ids]).to(input_device(model))[None]
-    logprobs = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), dim=-1)  # position t scores token t+1
-    picked = logprobs.gather(-1, ids[0, 1:, None])[:, 0]
+    picked = per_token_logprobs(model(input_ids=ids).logits, ids)[0]  # position t scores token t+1
     return picked[len(input_ids) - 1:].cpu()
 
 
@@ -95,13 +97,13 @@ def greedy_vs_beam(model, tokenizer, request, *, max_new_tokens: int = 24, num_b
     same quantity greedy approximates one token at a time. When beam's ``logprob`` is higher, greedy did not
     find the most likely answer.
     """
-    if isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 2:
-        raise ValueError(f"`num_beams` must be a whole number >= 2, got {num_beams!r}; 1 beam is greedy")
-    inputs = prepare_inputs(tokenizer, chat_messages(request, tokenizer), model=model, name="request")
+    whole_number(num_beams, "num_beams", minimum=2, hint="1 beam is greedy")
+    require_model(model, what="greedy_vs_beam")
+    inputs = prepare_inputs(tokenizer, prompt_for(tokenizer, request), model=model, name="request")
     eos = model.generation_config.eos_token_id
     # decoding_overrides: a checkpoint's generation_config (a repetition penalty, sampling) changes nothing here
     settings = {**decoding_overrides(model), "max_new_tokens": max_new_tokens, "do_sample": False,
-                "pad_token_id": generation_pad_id(model)}
+                "pad_token_id": pad_id(model)}
     runs = {"greedy": model.generate(**inputs, **settings),
             "beam": model.generate(**inputs, **{**settings, "num_beams": num_beams, "length_penalty": 0.0})}
     prompt = inputs["input_ids"][0]
@@ -143,8 +145,7 @@ def no_repeat_ngram(logits: torch.Tensor, seen_ids, n: int) -> torch.Tensor:
     followed it there (transformers' NoRepeatNGramLogitsProcessor, ``no_repeat_ngram_size``).
     """
     logits = _check_logits(logits)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"`n` (the n-gram size) must be a whole number >= 1, got {n!r}; 0 in generate switches it off")
+    positive_int(n, "n", "it is the n-gram size; 0 in generate switches it off")
     ids = [int(i) for i in torch.as_tensor(seen_ids).flatten()]
     out = logits.clone()
     if len(ids) < n:

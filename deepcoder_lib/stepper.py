@@ -1,10 +1,11 @@
-"""Seeing generation: the step-through widget, the top-candidates bar chart and the confidence view.
+"""Seeing generation: the step-through and streaming widgets, the top-candidates bar chart, the confidence view.
 
-Display only: the maths (logits, candidates, per-token probabilities) comes from
-``generation.py``. ``Stepper`` holds the state of a step-by-step generation and is plain Python,
-so tests drive it without a browser; ``step_through_widget`` wires it to buttons. The
-confidence view colours each generated token by the probability the model gave it (read from
-``generate``'s own logits with ``compute_transition_scores``).
+Display only: the maths (logits, candidates, per-token probabilities) comes from ``generation.py`` and the
+model interface (``interface.Answerer``). The widgets take a local model (with its tokenizer) or a class
+server alike: ``local.answerer`` picks the implementation, and they use only its ``stepper`` and ``stream``.
+``Stepper`` (``local.Stepper``, re-exported here) holds the state of a step-by-step generation and is plain
+Python, so tests drive it without a browser. The confidence view, local only, colours each generated token by
+the probability the model gave it (read from ``generate``'s own logits with ``compute_transition_scores``).
 """
 from __future__ import annotations
 
@@ -14,45 +15,9 @@ import threading
 import torch
 
 from . import generation
-
-
-class Stepper:
-    """A prompt grown one chosen token at a time. Each step costs one forward pass of one token."""
-
-    def __init__(self, model, tokenizer, prompt_or_messages, n: int = 8):
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(f"`n` (how many candidates to show) must be a positive integer, got {n!r}")
-        self.model, self.tokenizer, self.n = model, tokenizer, n
-        self.prompt_ids = generation.prepare_inputs(tokenizer, prompt_or_messages, model=model)["input_ids"]
-        self.reset()
-
-    def reset(self) -> None:
-        """Back to the bare prompt."""
-        self.input_ids = self.prompt_ids
-        self._past = None
-        self._forward(self.prompt_ids)
-
-    @torch.inference_mode()
-    def _forward(self, new_ids: torch.Tensor) -> None:
-        out = self.model(input_ids=new_ids, past_key_values=self._past, use_cache=True)
-        self._past = out.past_key_values
-        self.logits = out.logits[0, -1].float()
-        self.candidates = generation.top_candidates(self.logits, self.tokenizer, self.n)
-
-    def choose(self, token_id: int | None = None) -> dict:
-        """Append ``token_id`` (None: the most likely one) and compute the next candidates."""
-        token_id = self.candidates[0]["token_id"] if token_id is None else int(token_id)
-        if not 0 <= token_id < self.logits.numel():
-            raise ValueError(f"`token_id` must be in [0, {self.logits.numel()}), got {token_id}")
-        prob = float(torch.softmax(self.logits, -1)[token_id])
-        new = torch.tensor([[token_id]], device=self.input_ids.device)
-        self.input_ids = torch.cat([self.input_ids, new], dim=-1)
-        self._forward(new)
-        return {"token_id": token_id, "token": self.tokenizer.decode([token_id]), "prob": prob}
-
-    @property
-    def generated_text(self) -> str:
-        return self.tokenizer.decode(self.input_ids[0, self.prompt_ids.shape[1]:])
+from .decoding import Decoding
+from .inputs import require_model
+from .local import Stepper, answerer  # noqa: F401  (Stepper re-exported: notebooks and tests use stepper.Stepper)
 
 
 def candidates_html(candidates: list[dict], chosen: int | None = None) -> str:
@@ -98,39 +63,41 @@ def button_handler(action, refresh, errors):
     return handler
 
 
-def step_through_widget(model, tokenizer, prompt_or_messages, n: int = 8):
-    """Prompt + candidates as bars + a choice of the next token + a "next token" button.
+def step_through_widget(model, tokenizer=None, prompt_or_messages=None, n: int = 8, max_new_tokens: int = 48):
+    """The answer so far + candidates as bars + a choice of the next token + a "next token" button.
 
-    Returns an ``ipywidgets.VBox`` with ``.stepper``, ``.choice`` (ToggleButtons of candidate ids,
-    the most likely one preselected), ``.next_button``, ``.reset_button`` and ``.text``/``.bars``
-    (HTML) attributes, so a test can set ``.choice.value`` and call ``.next_button.click()``.
-    A class server in place of ``model`` gives ``server_course.step_through_widget`` (its top 20 + "other").
+    ``model`` is a local model (with its ``tokenizer``) or a class server (``tokenizer`` None): the widget
+    drives the ``stepper`` of either. Returns an ``ipywidgets.VBox`` with ``.stepper``, ``.choice``
+    (ToggleButtons of candidate ids, the most likely one preselected), ``.next_button``, ``.reset_button``,
+    ``.text``/``.bars`` (HTML) and ``.errors``, so a test can set ``.choice.value`` and click ``.next_button``.
+    Where the stepper cannot branch (a server walks its own greedy answer) the choice is fixed and says why.
     """
     import ipywidgets as widgets
 
-    from . import server_course
-    if server_course.is_server(model):
-        return server_course.step_through_widget(model, prompt_or_messages, n)
-
-    stepper = Stepper(model, tokenizer, prompt_or_messages, n)
-    text = widgets.HTML()
-    bars = widgets.HTML()
-    choice = widgets.ToggleButtons(description="next:", style={"button_width": "auto"})
+    implementation = answerer(model, tokenizer)
+    stepper = implementation.stepper(prompt_or_messages, n, max_new_tokens)
+    text, bars, errors = widgets.HTML(), widgets.HTML(), widgets.Output()
+    choice = widgets.ToggleButtons(description="next:", style={"button_width": "auto"},
+                                   disabled=not stepper.can_choose)
     next_button = widgets.Button(description="next token", button_style="primary")
     reset_button = widgets.Button(description="reset")
-    errors = widgets.Output()
+    note = widgets.HTML("" if stepper.can_choose else
+                        f"<i>From {html.escape(implementation.name)}: its top {n} and \"other\" (every token it did "
+                        "not list). The path is its own greedy answer: it cannot continue from a token you choose.</i>")
 
     def refresh():
         shown = html.escape(stepper.generated_text) or "<i>(nothing generated yet)</i>"
         text.value = f'<pre style="white-space:pre-wrap;margin:0">{shown}</pre>'
-        bars.value = candidates_html(stepper.candidates)
-        choice.options = [(f'{c["token"]!r} {c["prob"]:.0%}', c["token_id"]) for c in stepper.candidates]
-        choice.value = stepper.candidates[0]["token_id"]
+        candidates = [] if stepper.done else stepper.candidates
+        bars.value = candidates_html(candidates, chosen=candidates[0]["token_id"]) if candidates else "<i>(end of answer)</i>"
+        choice.options = [(f'{c["token"]!r} {c["prob"]:.0%}', c["token_id"]) for c in candidates]
+        choice.value = candidates[0]["token_id"] if candidates else None
+        next_button.disabled = stepper.done
 
     next_button.on_click(button_handler(lambda: stepper.choose(choice.value), refresh, errors))
     reset_button.on_click(button_handler(stepper.reset, refresh, errors))
     refresh()
-    box = widgets.VBox([text, widgets.HTML("<b>Top candidates for the next token</b>"), bars, choice,
+    box = widgets.VBox([text, widgets.HTML("<b>Top candidates for the next token</b>"), note, bars, choice,
                         widgets.HBox([next_button, reset_button]), errors])
     box.stepper, box.choice, box.next_button, box.reset_button = stepper, choice, next_button, reset_button
     box.text, box.bars, box.errors = text, bars, errors
@@ -185,6 +152,7 @@ def confidence_view(model, tokenizer, request, **generation_kwargs):
     the distribution it was drawn from.
     """
     from IPython.display import HTML
+    require_model(model, what="the confidence view")
     inputs = generation.prepare_inputs(tokenizer, generation.chat_messages(request, tokenizer), model=model,
                                        name="request")
     kwargs = generation.generate_kwargs(model, inputs, generation_kwargs)
@@ -198,20 +166,20 @@ def confidence_view(model, tokenizer, request, **generation_kwargs):
     return HTML(confidence_html(tokens, probs)), tokens, probs
 
 
-def streaming_widget(model, tokenizer, request: str = "", **generation_kwargs):
+def streaming_widget(model, tokenizer=None, request: str = "", **generation_kwargs):
     """A request box, Generate and Stop buttons, and text that appears as it is generated.
 
-    Generation runs in a thread so the Stop button stays clickable; ``.thread`` is that thread
-    (tests join it). Returns a VBox with ``.request``, ``.generate_button``, ``.stop_button``,
-    ``.output`` (Textarea) and ``.stop`` (the threading.Event the Stop button sets).
-    A class server in place of ``model`` streams from the server (``server_course.streaming_widget``).
+    ``model`` is a local model (with its ``tokenizer``) or a class server (``tokenizer`` None); the widget
+    calls the ``stream`` of either, with ``generate``-style settings (``decoding.Decoding.from_generate_kwargs``).
+    Generation runs in a thread so the Stop button stays clickable; ``.thread`` is that thread (tests join it).
+    Returns a VBox with ``.request``, ``.generate_button``, ``.stop_button``, ``.output`` (Textarea), ``.status``
+    and ``.stop`` (the threading.Event the Stop button sets).
     """
-    from . import server_course
-    if server_course.is_server(model):
-        return server_course.streaming_widget(model, request, **generation_kwargs)
+    implementation, decoding = answerer(model, tokenizer), Decoding.from_generate_kwargs(**generation_kwargs)
+
     def stream(text, on_text, stop):
-        generation.stream_generate(model, tokenizer, text, on_text, stop=stop, **generation_kwargs)
-    return streaming_box(stream, request)
+        implementation.stream(text, on_text, stop=stop, decoding=decoding)
+    return streaming_box(stream, request, label=f"model: {implementation.name}")
 
 
 def streaming_box(stream, request: str = "", label: str = ""):

@@ -79,7 +79,7 @@ def test_mismatched_target_modules_name_the_layers_that_exist():
 
 @pytest.mark.parametrize("r", [0, -1, 2.5, True])
 def test_bad_rank(r):
-    with pytest.raises(ValueError, match=r"`r` \(the rank\) must be a positive integer, got"):
+    with pytest.raises(ValueError, match=r"`r` must be a positive whole number, got .*; it is the rank"):
         A.add_lora(tiny_llama(), r=r)
 
 
@@ -211,8 +211,8 @@ def test_plots_return_axes_with_labels():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"steps": 0}, r"`steps` must be a positive integer, got 0"),
-    ({"batch_size": 1.5}, r"`batch_size` must be a positive integer, got 1.5"),
+    ({"steps": 0}, r"`steps` must be a positive whole number, got 0"),
+    ({"batch_size": 1.5}, r"`batch_size` must be a positive whole number, got 1.5"),
 ])
 def test_train_lora_argument_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -244,7 +244,7 @@ def test_one_step_by_hand_then_train_lora_is_train_lora(tokenizer):
         A.train_lora(by_hand, tokenizer, rows, steps=3, start_step=3)
 
 
-# ---- the notebooks' exercise checks (nb13: LoRA's count; nb14: the source snippet) ----------------------
+# ---- the notebooks' exercise checks (nb13: LoRA's count; nb15: the source snippet) ----------------------
 def test_lora_param_exercise_matches_a_real_peft_model():
     """Notebook 13's exercise (rank 4 on gate_proj and up_proj): the check's count agrees with peft on a model of
     SmolLM2's shapes (meta device: no memory), takes any number type, and says what a wrong count missed."""
@@ -391,17 +391,17 @@ RIGHT_FIXES = {
 
 @pytest.mark.parametrize("name", list(WRONG_FIXES))
 def test_fixed_snippet_rejects_wrong_fixes(name):
-    from deepcoder_lib.exercises import nb14
+    from deepcoder_lib.exercises import nb15
     code, says = WRONG_FIXES[name]
-    result = nb14.check_fixed_snippet(code)
+    result = nb15.check_fixed_snippet(code)
     assert not result.ok, (name, result.message)
     assert says in result.message, result.message
 
 
 @pytest.mark.parametrize("name", list(RIGHT_FIXES))
 def test_fixed_snippet_accepts_right_fixes(name):
-    from deepcoder_lib.exercises import nb14
-    result = nb14.check_fixed_snippet(RIGHT_FIXES[name])
+    from deepcoder_lib.exercises import nb15
+    result = nb15.check_fixed_snippet(RIGHT_FIXES[name])
     assert result.ok, (name, result.message)
     assert "Fixed" in result.message
     assert ("load_bottleneck_adapter" in result.message) == ("load_bottleneck_adapter" in RIGHT_FIXES[name])
@@ -411,7 +411,7 @@ def test_generate_on_the_wrapped_base_runs_with_the_adapter(tmp_path):
     """Why check_fixed_snippet accepts base_model.generate after PeftModel.from_pretrained(base_model, ...):
     peft injects its LoRA layers into the base model in place, so the base model's logits are the adapter's."""
     from peft import PeftModel
-    from deepcoder_lib.exercises import nb14
+    from deepcoder_lib.exercises import nb15
     trained = A.add_lora(tiny_llama(), r=4)
     with torch.no_grad():
         for name, p in trained.named_parameters():
@@ -424,12 +424,12 @@ def test_generate_on_the_wrapped_base_runs_with_the_adapter(tmp_path):
         model = PeftModel.from_pretrained(base_model, str(tmp_path / "lora"))
         torch.testing.assert_close(base_model(input_ids=ids).logits, model(input_ids=ids).logits)
         assert not torch.allclose(base_model(input_ids=ids).logits, plain)
-    result = nb14.check_fixed_snippet(RIGHT_FIXES["generate on the base the adapter wraps"])
+    result = nb15.check_fixed_snippet(RIGHT_FIXES["generate on the base the adapter wraps"])
     assert result.ok and "in place" in result.message
 
 
 def test_fixed_snippet_placeholder_is_not_answered():
-    from deepcoder_lib.exercises import nb14
+    from deepcoder_lib.exercises import nb15
     for untouched in (..., "", "   \n"):
-        result = nb14.check_fixed_snippet(untouched)
+        result = nb15.check_fixed_snippet(untouched)
         assert not result.ok and result.label == "Not answered yet" and "generate" not in result.message

@@ -157,7 +157,7 @@ def test_write_parallel_adapter_errors(twin_folder, tmp_path):
     model = _base(twin_folder)
     for kwargs, match in [({"target_modules": ["q_proj"]}, r"`target_modules` \['q_proj'\] match no linear layer"),
                           ({"weights_format": "pt"}, r"`weights_format` must be 'bin' or 'safetensors', got 'pt'"),
-                          ({"bottleneck_size": 0}, r"`bottleneck_size` must be a positive integer, got 0"),
+                          ({"bottleneck_size": 0}, r"`bottleneck_size` must be a positive whole number, got 0"),
                           ({"non_linearity": "swish2"}, r"`non_linearity` must be one of .*got 'swish2'")]:
         with pytest.raises(ValueError, match=match):
             bottleneck.write_parallel_adapter(model, tmp_path / "a", **kwargs)

@@ -39,8 +39,8 @@ def test_dtype_aliases(alias, name):
     (lambda: catalog.estimate_memory("Qwen/Qwen2-0.5B-Instruct", "float13"), r"`dtype` must be one of .*float13"),
     (lambda: catalog.estimate_memory("no/such-model"), r"`checkpoint` 'no/such-model' is not in the course catalog"),
     (lambda: catalog.estimate_memory(""), r"`checkpoint` must be"),
-    (lambda: catalog.estimate_memory_from_params(-5), r"`n_params` must be a non-negative integer, got -5"),
-    (lambda: catalog.kv_cache_bytes("smollm2", -1), r"`seq_len` must be a non-negative integer, got -1"),
+    (lambda: catalog.estimate_memory_from_params(-5), r"`n_params` must be a whole number >= 0, got -5"),
+    (lambda: catalog.kv_cache_bytes("smollm2", -1), r"`seq_len` must be a whole number >= 0, got -1"),
     (lambda: catalog.kv_cache_bytes("smollm2", 10, batch_size=0.5), r"`batch_size` must be"),
     (lambda: catalog.kv_cache_bytes("smollm2", 10, dtype="4bit"), r"KV cache"),
 ])

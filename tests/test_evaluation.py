@@ -5,7 +5,7 @@ from fractions import Fraction
 import matplotlib
 import pytest
 
-from deepcoder_lib import evaluation
+from deepcoder_lib import evaluation, evaluation_cli
 from deepcoder_lib.evaluation import (PROMPT_STYLES, build_messages, check_answer, generate_answers, load_tasks,
                                       pass_at_k, plot_pass_at_k, read_csv, summarize, write_csv)
 
@@ -40,8 +40,8 @@ def test_pass_at_k_is_stable_for_large_n():
     ((5, 6, 1), r"`c` \(passing samples\) cannot exceed `n` \(samples\), got c=6 > n=5"),
     ((5, 2, 6), "`k` must be between 1 and n=5, got k=6"),
     ((5, 2, 0), "`k` must be between 1 and n=5, got k=0"),
-    ((5, -1, 1), "`c` must be a non-negative int, got -1"),
-    ((5.0, 1, 1), "`n` must be a non-negative int, got 5.0"),
+    ((5, -1, 1), "`c` must be a whole number >= 0, got -1"),
+    ((5.0, 1, 1), "`n` must be a whole number >= 0, got 5.0"),
 ])
 def test_pass_at_k_errors(args, message):
     with pytest.raises(ValueError, match=message):
@@ -177,7 +177,7 @@ def test_plot_pass_at_k():
 ])
 def test_cli_argument_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        evaluation.main(["evaluate", *argv])
+        evaluation_cli.main(["evaluate", *argv])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err, err
 

@@ -30,7 +30,7 @@ def test_empty_request_is_rejected(model, tokenizer):
 
 @pytest.mark.parametrize("bad", [0, -5, 2.5, True])
 def test_max_new_tokens_must_be_positive_int(model, tokenizer, bad):
-    with pytest.raises(ValueError, match=r"`max_new_tokens` must be a positive integer, got "):
+    with pytest.raises(ValueError, match=r"`max_new_tokens` must be a positive whole number, got "):
         generation.generate_code(model, tokenizer, REQUEST, max_new_tokens=bad)
 
 
@@ -48,7 +48,7 @@ def test_prompt_plus_new_tokens_longer_than_context(model, tokenizer):
 
 
 def test_top_candidates_n(tokenizer):
-    with pytest.raises(ValueError, match=r"`n` \(how many candidates to show\) must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match=r"`n` must be a positive whole number, got 0; how many candidates to show"):
         generation.top_candidates(torch.zeros(10), tokenizer, 0)
 
 

@@ -56,9 +56,9 @@ def test_extra_flops_for_smollm2_q_v():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: L.lora_scaling(0, 16), r"`r` \(the rank\) must be a positive integer, got 0"),
+    (lambda: L.lora_scaling(0, 16), r"`r` must be a positive whole number, got 0; it is the rank"),
     (lambda: L.lora_scaling(8, -1), r"`lora_alpha` must be a positive number, got -1"),
-    (lambda: L.lora_parameter_count([(4, 3)], 2.5), r"`r` \(the rank\) must be a positive integer, got 2.5"),
+    (lambda: L.lora_parameter_count([(4, 3)], 2.5), r"`r` must be a positive whole number, got 2.5; it is the rank"),
     (lambda: L.target_shapes(tiny_llama(), ["c_attn"]), r"\['c_attn'\] match no linear layer of this LlamaForCausalLM"),
 ])
 def test_errors(call, message):

@@ -132,3 +132,16 @@ def test_notebook_runs_clean(path: Path, capsys, request):
         shown = cell_text(run.nb, cell_id)
         assert re.search(pattern, shown), f"{path.name} cell {cell_id}: {why}; it showed:\n{shown[-2000:]}"
     assert run.seconds <= budget_for(path), f"{path.name} took {run.seconds:.0f} s, budget {budget_for(path)} s"
+
+
+@pytest.mark.slow
+def test_shared_server_notebook_runs_with_no_server_listening():
+    """Self-study without a class server: the notebook says how to start one and runs every other cell."""
+    from server_utils import free_port
+    path = next(p for p in NOTEBOOKS if p.name.endswith("_shared_server.ipynb"))
+    run = execute_notebook(path, env={"DEEPCODER_SERVER": f"http://127.0.0.1:{free_port()}/v1"})
+    setup = "".join(o.get("text", "") for o in run.nb.cells[1].outputs)
+    assert "server: none (cannot reach" in setup and "python -m llama_cpp.server" in setup
+    assert errors_shown(run.nb) == [i for i, c in enumerate(run.nb.cells) if has_tag(c, "raises-exception")]
+    checks = "".join(str(o) for o in run.nb.cells[-2].outputs)
+    assert "Not answered yet" in checks  # the exercise ran on the local top 20

@@ -103,7 +103,7 @@ def test_no_repeat_ngram_hand_case():
 def test_errors_name_the_argument(model, tokenizer):
     with pytest.raises(ValueError, match="`penalty` must be a positive number, got 0"):
         repetition_penalty(torch.zeros(3), [1], 0)
-    with pytest.raises(ValueError, match="`n` \\(the n-gram size\\) must be a whole number >= 1, got 0"):
+    with pytest.raises(ValueError, match="`n` must be a positive whole number, got 0; it is the n-gram size"):
         no_repeat_ngram(torch.zeros(3), [1], 0)
     with pytest.raises(ValueError, match="`logits` must be a 1-D tensor"):
         repetition_penalty(torch.zeros(1, 3), [1], 1.2)

@@ -1,4 +1,6 @@
-"""deepcoder_lib.server and server_course against a real llama.cpp server on loopback (never a mock).
+"""deepcoder_lib.server against a real llama.cpp server on loopback (never a mock): what only a server has.
+
+What both implementations share is tested once, on both, in test_interface.py.
 
 The one exception is the "no logprobs" case: llama.cpp always returns them when asked, so a plain
 loopback HTTP server that speaks the protocol without logprobs stands in (tests/server_utils.py).
@@ -8,7 +10,11 @@ import threading
 
 import pytest
 
-from deepcoder_lib import evaluation, server, server_course
+import httpx
+import openai
+
+from deepcoder_lib import evaluation, server
+from deepcoder_lib.decoding import Decoding
 from server_utils import API_KEY, MODEL_ALIAS, free_port
 
 REQUEST = "Write a Python function that returns the area of a circle."
@@ -26,11 +32,6 @@ def test_connect_reads_environment_and_takes_the_one_model(srv, llama_server):
     assert server.connect(llama_server.removesuffix("/v1"), api_key=API_KEY).base_url == llama_server
 
 
-def test_greedy_is_deterministic_and_answers_with_code(srv):
-    first, second = srv.generate(REQUEST, max_new_tokens=48)[0], srv.generate(REQUEST, max_new_tokens=48)[0]
-    assert first == second and "def" in first
-
-
 def test_n_answers_even_though_llama_cpp_returns_one_choice(srv):
     answers = srv.generate(REQUEST, n=3, temperature=1.2, max_new_tokens=16, seed=1)
     assert len(answers) == 3 and len(set(answers)) > 1  # sampled, with a new seed per request
@@ -40,23 +41,6 @@ def test_stop_and_sampling_knobs_reach_the_server(srv):
     text = srv.generate("Count from 1 to 20, separated by spaces.", max_new_tokens=60, stop=["7"],
                         top_k=1, min_p=0.0)[0]
     assert "7" not in text and text.strip()
-
-
-def test_stream_gives_the_same_text_as_generate(srv):
-    pieces = []
-    text = srv.stream(REQUEST, pieces.append, max_new_tokens=32)
-    assert len(pieces) > 3 and "".join(pieces) == text == srv.generate(REQUEST, max_new_tokens=32)[0]
-
-
-def test_stream_stops_when_the_flag_is_set(srv):
-    stop, pieces = threading.Event(), []
-
-    def on_text(piece):
-        pieces.append(piece)
-        stop.set()
-
-    srv.stream(REQUEST, on_text, stop=stop, max_new_tokens=200)
-    assert len(pieces) == 1
 
 
 def test_next_token_logprobs_head_and_tail(srv):
@@ -70,11 +54,11 @@ def test_next_token_logprobs_head_and_tail(srv):
 
 
 def test_bad_arguments_name_the_argument(srv):
-    with pytest.raises(ValueError, match="`top` must be an int from 1 to 20, got 50"):
+    with pytest.raises(ValueError, match="`top` must be a whole number from 1 to 20, got 50"):
         srv.next_token_logprobs(REQUEST, top=50)
     with pytest.raises(ValueError, match="`top_p` must be in"):
         srv.generate(REQUEST, top_p=1.5)
-    with pytest.raises(ValueError, match="`request_or_messages` is an empty string"):
+    with pytest.raises(ValueError, match="`request` is an empty string"):
         srv.generate("  ")
     with pytest.raises(ValueError, match="`base_url` must start with http"):
         server.connect("localhost:8000")
@@ -117,28 +101,6 @@ def test_describe(llama_server, monkeypatch):
     assert not ok and "cannot reach" in line
 
 
-def test_course_generate_code_and_pass_at_k(srv):
-    assert server_course.generate_code(srv, REQUEST, max_new_tokens=48) == srv.generate(REQUEST, max_new_tokens=48)[0]
-    tasks = evaluation.load_tasks(["circle_area", "reverse_string"])
-    rows = server_course.evaluate(srv, tasks, temperatures=(0.0, 0.8), n=4, max_new_tokens=120)  # pass@2 needs n >= 4
-    assert len(rows) == 2 * 2 * 4 and {r["category"] for r in rows} <= {"pass", "no_code", "error", "wrong", "timeout"}
-    greedy = [r for r in rows if r["temperature"] == 0.0]
-    assert greedy[0]["answer"] == greedy[1]["answer"]  # greedy: one answer counted n times
-    table = evaluation.summarize(rows, ks=(1, 2))
-    assert [t["temperature"] for t in table] == [0.0, 0.8] and all(0 <= t["pass@1"] <= t["pass@2"] <= 1 for t in table)
-
-
-def test_streaming_widget_streams_and_shows_errors(srv):
-    box = server_course.streaming_widget(srv, REQUEST, max_new_tokens=24)
-    box.generate_button.click()
-    box.thread.join(60)
-    assert box.status.value == "done" and box.output.value == srv.generate(REQUEST, max_new_tokens=24)[0]
-    box.request.value = ""
-    box.generate_button.click()
-    box.thread.join(60)
-    assert box.status.value.startswith("ValueError: `request_or_messages` is an empty string")
-
-
 def test_answer_logprobs_walks_the_greedy_answer(srv):
     steps = srv.answer_logprobs(REQUEST, max_new_tokens=24)
     assert "".join(s["token"] for s in steps) == srv.generate(REQUEST, max_new_tokens=24)[0]
@@ -146,12 +108,12 @@ def test_answer_logprobs_walks_the_greedy_answer(srv):
         # at most 20: llama-cpp-python keys top_logprobs by token text, so ids with the same text merge
         assert 1 <= len(step["top"]) <= 20 and step["top"][0][0] == step["token"]  # greedy takes the head
         assert [lp for _, lp in step["top"]] == sorted((lp for _, lp in step["top"]), reverse=True)
-    with pytest.raises(ValueError, match="`top` must be an int from 1 to 20"):
+    with pytest.raises(ValueError, match="`top` must be a whole number from 1 to 20"):
         srv.answer_logprobs(REQUEST, top=50)
 
 
 def test_server_stepper_shows_the_head_and_other(srv):
-    stepper = server_course.ServerStepper(srv, REQUEST, n=5, max_new_tokens=12)
+    stepper = server.ServerStepper(srv, REQUEST, n=5, max_new_tokens=12)
     candidates = stepper.candidates
     assert len(candidates) == 6 and candidates[-1]["token"] == "other"
     assert math.isclose(sum(c["prob"] for c in candidates), 1.0, abs_tol=1e-6)  # head + other is everything
@@ -164,56 +126,8 @@ def test_server_stepper_shows_the_head_and_other(srv):
     assert stepper.generated_text == srv.generate(REQUEST, max_new_tokens=12)[0]
     with pytest.raises(ValueError, match="no more tokens"):
         stepper.choose()
-    with pytest.raises(ValueError, match="`n` .* from 1 to 20"):
-        server_course.ServerStepper(srv, REQUEST, n=21)
-
-
-def test_local_helpers_take_a_server_in_place_of_the_model(srv):
-    """One setting: the same calls as for the local model, with the server where the model goes."""
-    from deepcoder_lib import generation, stepper
-    greedy = srv.generate(REQUEST, max_new_tokens=24)[0]
-    assert generation.generate_code(srv, None, REQUEST, max_new_tokens=24, do_sample=False) == greedy
-    box = stepper.step_through_widget(srv, None, REQUEST, n=4)
-    box.next_button.click()
-    assert box.stepper.position == 1 and not box.errors.outputs and "other" in box.bars.value
-    box = stepper.streaming_widget(srv, None, REQUEST, max_new_tokens=24)
-    box.generate_button.click()
-    box.thread.join(60)
-    assert box.output.value == greedy
-    rows = evaluation.evaluate(srv, None, evaluation.load_tasks(["reverse_string"]), max_new_tokens=96)
-    assert len(rows) == 1 and rows[0]["kind"] == "python"
-
-
-def test_server_sampling_translates_generate_arguments():
-    assert server_course.server_sampling({}) == {"temperature": 0.0}
-    assert server_course.server_sampling({"do_sample": True, "top_k": 5}) == {"temperature": 1.0, "top_k": 5}
-    assert server_course.server_sampling({"do_sample": False, "temperature": 0.7}) == {"temperature": 0.0}
-    assert server_course.server_sampling({"stop_strings": ["```\n"]}) == {"temperature": 0.0, "stop": ["```\n"]}
-    with pytest.raises(ValueError, match=r"\['num_beams'\] cannot be sent to a server"):
-        server_course.server_sampling({"num_beams": 4})
-
-
-def test_explorer_on_the_server_uses_its_head_and_shows_other(srv):
-    """The sampling explorer on a server: the maths runs on the top 20 log-probs, the rest is one bar."""
-    import torch
-
-    from deepcoder_lib import sampling
-    from deepcoder_lib.explorer import make_explorer
-    explorer = make_explorer(srv, None, [REQUEST], n=8, num_samples=2, max_new_tokens=16, live=False)
-    pairs = srv.next_token_logprobs(REQUEST, top=20)
-    assert explorer.forward_passes == 1 and explorer.logits.numel() == len(pairs)
-    assert explorer.labels[-1] == "(other: not sent)" and len(explorer.labels) == 8
-    head, other = server.head_and_tail(pairs)
-    assert math.isclose(explorer.model_probs[-1], other + sum(p for _, p in head[7:]), abs_tol=1e-6)
-    explorer.top_k.value = 3
-    expected = sampling.sampling_probs(torch.tensor([lp for _, lp in pairs]), temperature=1.0, top_k=3, top_p=1.0, min_p=0.0)
-    assert torch.allclose(explorer.probs, expected) and explorer.kept == 3
-    assert "only the server's top" in explorer.header.value
-    explorer.temperature.value = 0.8
-    samples = explorer.sample()
-    assert len(samples) == 2 and all(isinstance(s, str) for s in samples)
-    with pytest.raises(ValueError, match="cannot continue"):
-        explorer._from_server([{"role": "user", "content": REQUEST}, {"role": "assistant", "content": "def"}])
+    with pytest.raises(ValueError, match="`n` must be a whole number from 1 to 20, got 21"):
+        server.ServerStepper(srv, REQUEST, n=21)
 
 
 def test_evaluate_command_line_with_a_server(llama_server, tmp_path):
@@ -228,3 +142,85 @@ def test_evaluate_command_line_with_a_server(llama_server, tmp_path):
     assert [r["task"] for r in rows] == ["reverse_string"]
     info = json.loads(out.with_suffix(".json").read_text())
     assert "--server" in info["command"] and MODEL_ALIAS in info["answered_by"] and "cores" in info["machine"]
+
+
+# ---- the server's decoding, stated -------------------------------------------------------------------------
+COUNT = "Write the numbers from 1 to 60, separated by commas, and nothing else."
+NEUTRAL = {"repeat_penalty": 1.0, "top_k": 0, "min_p": 0.0}
+LLAMA_CPP_DEFAULTS = {"repeat_penalty": 1.1, "top_k": 40, "min_p": 0.05}  # llama-cpp-python 0.3.36's own
+
+
+def _raw(url: str, **body) -> str:
+    """One greedy chat request sent with the plain openai client: only what ``body`` names, nothing stated."""
+    client = openai.OpenAI(base_url=url, api_key=API_KEY, max_retries=0)
+    reply = client.chat.completions.create(model=MODEL_ALIAS, messages=[{"role": "user", "content": COUNT}],
+                                           temperature=0.0, max_tokens=200, **body)
+    return reply.choices[0].message.content
+
+
+def test_every_request_states_each_knob(srv):
+    """The JSON body that reaches the server names every decoding knob, greedy or sampled."""
+    srv.generate(REQUEST, max_new_tokens=8)
+    assert srv.last_request == {"model": MODEL_ALIAS, "messages": [{"role": "user", "content": REQUEST}],
+                                "max_tokens": 8, "temperature": 0.0, "top_p": 1.0, "top_k": 0, "min_p": 0.0,
+                                "repeat_penalty": 1.0, "repetition_penalty": 1.0}
+    srv.generate(REQUEST, Decoding(max_new_tokens=8, temperature=0.8, top_p=0.95, top_k=5, min_p=0.1, seed=3))
+    body = srv.last_request
+    assert {k: body[k] for k in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed")} == {
+        "temperature": 0.8, "top_p": 0.95, "top_k": 5, "min_p": 0.1, "repeat_penalty": 1.0, "seed": 3}
+    srv.stream(REQUEST, lambda piece: None, max_new_tokens=4)
+    assert srv.last_request["stream"] is True and srv.last_request["repeat_penalty"] == 1.0
+    assert srv.request_body(REQUEST, max_new_tokens=8) == {k: v for k, v in srv.last_request.items()
+                                                           if k != "stream"} | {"max_tokens": 8}
+
+
+def test_stated_greedy_is_the_neutral_decoder_not_the_server_default(srv, llama_server):
+    """Left to itself llama.cpp's server decodes "greedy" with its defaults on top (a request that states nothing
+    answers as one that sends repeat penalty 1.1, top_k 40, min_p 0.05); the course's request answers as one that
+    sends the neutral values. (On this counting prompt the two answers happen to agree; FACTS.md records a
+    200-token request where they differ. A test on such a prompt is still to be written.)"""
+    stated = srv.generate(COUNT, max_new_tokens=200)[0]
+    assert stated == _raw(llama_server, extra_body=NEUTRAL)
+    assert _raw(llama_server) == _raw(llama_server, extra_body=LLAMA_CPP_DEFAULTS)  # what "unstated" means here
+
+
+def test_local_only_helpers_refuse_a_server(srv):
+    from deepcoder_lib import generation, loss, search, stepper
+    for call in (lambda: stepper.confidence_view(srv, None, REQUEST), lambda: stepper.Stepper(srv, None, REQUEST),
+                 lambda: generation.next_token_logits(srv, None, REQUEST),
+                 lambda: generation.greedy_by_hand(srv, None, 4), lambda: loss.token_losses(srv, None, "x = 1"),
+                 lambda: search.greedy_vs_beam(srv, None, REQUEST)):
+        with pytest.raises(ValueError, match=r"`model` must be a local transformers model .*got Server\("):
+            call()
+
+
+def test_decoding_is_checked_once_with_errors_that_name_the_argument():
+    for bad, message in (({"temperature": -1}, "`temperature` must be >= 0, got -1.0; 0 means greedy"),
+                         ({"top_p": 1.5}, r"`top_p` must be in \(0, 1\], got 1.5"),
+                         ({"top_k": -1}, "`top_k` must be a whole number >= 0, got -1"),
+                         ({"min_p": 2}, r"`min_p` must be in \[0, 1\], got 2.0"),
+                         ({"max_new_tokens": 0}, "`max_new_tokens` must be a positive whole number, got 0"),
+                         ({"repetition_penalty": 0}, "`repetition_penalty` must be > 0"),
+                         ({"stop": [""]}, "`stop` must be a string or a list of non-empty strings"),
+                         ({"temperature": "hot"}, "`temperature` must be a number, got 'hot'")):
+        with pytest.raises(ValueError, match=message):
+            Decoding(**bad)
+    with pytest.raises(ValueError, match=r"\['num_beams'\] cannot be set here"):
+        Decoding.from_generate_kwargs(num_beams=4)
+    assert Decoding.from_generate_kwargs() == Decoding()
+    assert Decoding.from_generate_kwargs(do_sample=True, top_k=5) == Decoding(temperature=1.0, top_k=5)
+    assert Decoding.from_generate_kwargs(do_sample=False, temperature=0.7).greedy
+    assert Decoding.from_generate_kwargs(stop_strings=["```\n"]).stop == ("```\n",)
+    assert Decoding(temperature=0.8, top_k=5).generate_kwargs() == {
+        "max_new_tokens": 96, "repetition_penalty": 1.0, "do_sample": True, "temperature": 0.8, "top_k": 5,
+        "top_p": 1.0, "min_p": None}
+
+
+def test_the_client_and_the_doctor_check_import_without_torch():
+    """The doctor checks the class server on a machine whose torch may be broken: server.py must not need it."""
+    import subprocess
+    import sys
+    code = ("import sys; from deepcoder_lib import doctor, server; doctor.check_class_server; "
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
