@@ -53,3 +53,12 @@ def test_python_versions_agree():
     assert 'requires-python = ">=3.11,<3.14"' in pyproject
     makefile = (ROOT / "Makefile").read_text()
     assert "python3.11 python3.12 python3.13" in makefile
+
+
+def test_pyproject_declares_the_requirements_pins():
+    import tomllib
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert _pins(declared) == _pins((ROOT / "requirements.txt").read_text().splitlines())
+    assert len(declared) == len(_pins(declared))  # every dependency pinned exactly
+    # uv must not sync an environment from these pins (PyPI's torch is the CUDA build on Linux): course.py installs
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["managed"] is False
