@@ -150,11 +150,15 @@ NEUTRAL = {"repeat_penalty": 1.0, "top_k": 0, "min_p": 0.0}
 LLAMA_CPP_DEFAULTS = {"repeat_penalty": 1.1, "top_k": 40, "min_p": 0.05}  # llama-cpp-python 0.3.36's own
 
 
-def _raw(url: str, **body) -> str:
+# A request where llama.cpp's default repeat penalty changes the greedy answer: the list of zeros is cut short
+ZEROS = "Write a Python function that returns the list [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]."
+
+
+def _raw(url: str, prompt: str = COUNT, max_tokens: int = 200, **body) -> str:
     """One greedy chat request sent with the plain openai client: only what ``body`` names, nothing stated."""
     client = openai.OpenAI(base_url=url, api_key=API_KEY, max_retries=0)
-    reply = client.chat.completions.create(model=MODEL_ALIAS, messages=[{"role": "user", "content": COUNT}],
-                                           temperature=0.0, max_tokens=200, **body)
+    reply = client.chat.completions.create(model=MODEL_ALIAS, messages=[{"role": "user", "content": prompt}],
+                                           temperature=0.0, max_tokens=max_tokens, **body)
     return reply.choices[0].message.content
 
 
@@ -177,11 +181,14 @@ def test_every_request_states_each_knob(srv):
 def test_stated_greedy_is_the_neutral_decoder_not_the_server_default(srv, llama_server):
     """Left to itself llama.cpp's server decodes "greedy" with its defaults on top (a request that states nothing
     answers as one that sends repeat penalty 1.1, top_k 40, min_p 0.05); the course's request answers as one that
-    sends the neutral values. (On this counting prompt the two answers happen to agree; FACTS.md records a
-    200-token request where they differ. A test on such a prompt is still to be written.)"""
-    stated = srv.generate(COUNT, max_new_tokens=200)[0]
-    assert stated == _raw(llama_server, extra_body=NEUTRAL)
-    assert _raw(llama_server) == _raw(llama_server, extra_body=LLAMA_CPP_DEFAULTS)  # what "unstated" means here
+    sends the neutral values. On a counting prompt the two agree; on ZEROS the default's repeat penalty cuts the
+    list short, so the course's greedy answer differs from the server-default answer, as the local model's would."""
+    for prompt, max_tokens in ((COUNT, 200), (ZEROS, 120)):
+        stated = srv.generate(prompt, max_new_tokens=max_tokens)[0]
+        assert stated == _raw(llama_server, prompt, max_tokens, extra_body=NEUTRAL)
+        unstated = _raw(llama_server, prompt, max_tokens)
+        assert unstated == _raw(llama_server, prompt, max_tokens, extra_body=LLAMA_CPP_DEFAULTS)  # "unstated" means these
+    assert stated != unstated, "on ZEROS the stated (neutral) greedy and the server's default greedy must differ"
 
 
 def test_local_only_helpers_refuse_a_server(srv):
