@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -54,6 +55,23 @@ def require_browser() -> None:
         pytest.fail(problem + "; DEEPCODER_REQUIRE_BROWSER=1 says the browser test must run")
     if problem:
         pytest.skip(problem)
+
+
+def wait_answering(url: str, process: subprocess.Popen, log: Path, timeout: float = 180.0) -> None:
+    """Wait until ``url`` answers HTTP (any status); fail with the log's tail if ``process`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=5)
+            return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+            time.sleep(0.3)
 
 
 def free_port() -> int:

@@ -161,34 +161,21 @@ def copy_notebooks(dest: Path) -> Path:
     return dest
 
 
-class KernelMemory:
-    """Samples the resident memory of this process's kernel children (and their children) in a thread.
+class Sampler:
+    """Calls ``sample()`` every ``interval`` seconds in a thread while its ``with`` block runs."""
 
-    The kernel is the child process whose command line runs ``ipykernel``; sandbox runs and servers that a
-    notebook starts are its children and count too, as they do on a learner's laptop."""
-
-    def __init__(self, interval: float = 0.2):
+    def __init__(self, interval: float):
         import threading
-        self.interval, self.peak_bytes = interval, 0
+        self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _sample(self) -> int:
-        import psutil
-        total = 0
-        for child in psutil.Process().children():
-            try:
-                if "ipykernel" not in " ".join(child.cmdline()):
-                    continue
-                for proc in [child, *child.children(recursive=True)]:
-                    total += proc.memory_info().rss
-            except psutil.Error:  # it ended between listing and reading
-                continue
-        return total
+    def sample(self) -> None:
+        raise NotImplementedError
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.peak_bytes = max(self.peak_bytes, self._sample())
+            self.sample()
 
     def __enter__(self):
         self._thread.start()
@@ -197,6 +184,47 @@ class KernelMemory:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+def tree_usage(root) -> tuple[int, float]:
+    """Resident bytes and CPU seconds of the psutil process ``root`` and all its descendants (a process that
+    ends between listing and reading is skipped)."""
+    import psutil
+    rss, cpu = 0, 0.0
+    try:
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0, 0.0
+    for proc in processes:
+        try:
+            rss += proc.memory_info().rss
+            times = proc.cpu_times()
+            cpu += times.user + times.system
+        except psutil.Error:
+            continue
+    return rss, cpu
+
+
+class KernelMemory(Sampler):
+    """The peak resident memory of this process's kernel children (and their children), sampled in a thread.
+
+    The kernel is the child process whose command line runs ``ipykernel``; sandbox runs and servers that a
+    notebook starts are its children and count too, as they do on a learner's laptop."""
+
+    def __init__(self, interval: float = 0.2):
+        super().__init__(interval)
+        self.peak_bytes = 0
+
+    def sample(self) -> None:
+        import psutil
+        total = 0
+        for child in psutil.Process().children():
+            try:
+                if "ipykernel" in " ".join(child.cmdline()):
+                    total += tree_usage(child)[0]
+            except psutil.Error:  # it ended between listing and reading
+                continue
+        self.peak_bytes = max(self.peak_bytes, total)
 
 
 def execute_notebook(path: Path, *, cell_timeout: int = CELL_TIMEOUT_S, raise_on_error: bool = True,

@@ -18,9 +18,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -28,8 +25,8 @@ import psutil
 import pytest
 
 from browser_utils import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, error_outputs, free_port, require_browser,
-                           run_all_cells, screenshot, wait_kernel_idle)
-from notebook_utils import ROOT, has_tag, offline_env
+                           run_all_cells, screenshot, wait_answering, wait_kernel_idle)
+from notebook_utils import ROOT, Sampler, has_tag, offline_env, tree_usage
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 STUDENTS = ("alice", "bob")
@@ -46,13 +43,12 @@ def require_proxy() -> str:
     return proxy
 
 
-class StudentUsage:
+class StudentUsage(Sampler):
     """Peak RSS and CPU seconds of each student's server and its children, sampled every 0.5 s."""
 
     def __init__(self, homes: Path):
+        super().__init__(0.5)
         self.homes, self.peak, self.cpu = homes, {}, {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _owner(self, proc) -> str | None:
         with contextlib.suppress(psutil.Error):
@@ -62,28 +58,13 @@ class StudentUsage:
                     return cwd.relative_to(self.homes).parts[0]
         return None
 
-    def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            for proc in psutil.process_iter():
-                student = self._owner(proc)
-                if student is None:
-                    continue
-                rss, cpu = 0, 0.0
-                for p in [proc, *proc.children(recursive=True)]:
-                    with contextlib.suppress(psutil.Error):
-                        rss += p.memory_info().rss
-                        times = p.cpu_times()
-                        cpu += times.user + times.system
+    def sample(self) -> None:
+        for proc in psutil.process_iter():
+            student = self._owner(proc)
+            if student is not None:
+                rss, cpu = tree_usage(proc)
                 self.peak[student] = max(self.peak.get(student, 0), rss)
                 self.cpu[student] = max(self.cpu.get(student, 0.0), cpu)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 @contextlib.contextmanager
@@ -102,14 +83,7 @@ def class_hub(tmp: Path, password: str):
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=state, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, log.read_text()[-4000:]
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/hub/api", timeout=5)
-                break
-            assert time.monotonic() < deadline, "the hub did not answer:\n" + log.read_text()[-4000:]
-            time.sleep(0.5)
+        wait_answering(f"http://127.0.0.1:{port}/hub/api", process, log)
         yield f"http://127.0.0.1:{port}", log
     finally:
         process.terminate()  # the hub stops every student's server on its way out
