@@ -158,7 +158,7 @@ class Explorer:
         """
         self.head = self._head(prompt)
         self.current = prompt
-        self.logits = torch.as_tensor(self.head.logits, dtype=torch.float32)
+        self.logits = torch.as_tensor(self.head.logits, dtype=torch.float32, device="cpu")  # the sliders' maths: CPU
         self.shown_ids, self.model_probs = self.head.ids, self.head.probs
         self.labels = [drawable(label) for label in self.head.labels]
         self.chart.set_labels(self.labels, self.model_probs)
