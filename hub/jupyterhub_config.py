@@ -14,6 +14,7 @@ What it sets, each from an environment variable of the hub's process (defaults i
   * a memory and CPU limit per student: DEEPCODER_HUB_MEM [2G], DEEPCODER_HUB_CPU [1] (enforced by SystemdSpawner
     or a container spawner; the local spawners only show the memory limit in the status bar);
   * idle student servers stopped by jupyterhub-idle-culler: DEEPCODER_HUB_IDLE_MINUTES [60];
+  * torch's threads per student kernel: DEEPCODER_HUB_THREADS [1];
   * where the hub listens: DEEPCODER_HUB_IP [0.0.0.0], DEEPCODER_HUB_PORT [8000].
 DEEPCODER_HUB_SPAWNER picks the spawner: unset (JupyterHub's or TLJH's), "local" (one system user per student),
 "systemd" (jupyterhub-systemdspawner) or "simple" (every student as the hub's own user, homes under
@@ -47,6 +48,8 @@ c.Spawner.cpu_limit = float(os.environ.get("DEEPCODER_HUB_CPU", "1"))
 c.Spawner.environment = {
     "DEEPCODER_CACHE": CACHE,
     "HF_HUB_OFFLINE": "1",  # the class runs on the shared, prepared model; nothing is downloaded per student
+    # torch's threads per kernel: with many students per core, more than one thread only spins (docs/class_hub.md)
+    "OMP_NUM_THREADS": os.environ.get("DEEPCODER_HUB_THREADS", "1"),
     **{k: os.environ[k] for k in ("DEEPCODER_SERVER", "DEEPCODER_API_KEY", "DEEPCODER_CHECKPOINT") if k in os.environ},
 }
 c.Spawner.http_timeout = 120  # a student's first start imports the course's packages: slow on a busy server
