@@ -70,13 +70,14 @@ def test_learner_visible_warnings_detects_each_kind():
 def test_spoiled_exercises_finds_answered_and_silent_checks():
     import nbformat
     nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("from deepcoder_lib.exercises.nb99 import check_x"))
     for verdict in ("… Not answered yet: Replace `...` in `x` with a number, then run the cell again.",
                     "✗ Not yet: 5 is too low; try a number above 7.", None):
         cell = nbformat.v4.new_code_cell("x = ...\ncheck_x(x)")
         cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": verdict})] if verdict else []
         nb.cells.append(cell)
-    assert spoiled_exercises(nb) == ["cell 1: ✗ Not yet: 5 is too low; try a number above 7.",
-                                     "cell 2: the check showed no verdict"]
+    assert spoiled_exercises(nb) == ["cell 2: ✗ Not yet: 5 is too low; try a number above 7.",
+                                     "cell 3: the check showed no verdict"]
 
 
 def _record(file: Path, name: str, value: float) -> None:
