@@ -229,7 +229,8 @@ def test_sampling_is_seeded_and_varied(model, tokenizer):
 @pytest.mark.slow
 def test_cli_end_to_end(tmp_path, capsys):
     out = tmp_path / "suite.csv"
-    code = evaluation.main(["evaluate", "--tasks", "celsius_to_fahrenheit", "-n", "4", "-k", "1,2",
+    from deepcoder_lib.__main__ import main  # python -m deepcoder_lib evaluate ...
+    code = main(["evaluate", "--tasks", "celsius_to_fahrenheit", "-n", "4", "-k", "1,2",
                             "--temperatures", "0,1.0", "--max-new-tokens", "48", "--output", str(out)])
     printed = capsys.readouterr().out
     assert code == 0 and "wrote 8 graded answers" in printed and "pass@2" in printed and "95% bootstrap" in printed
