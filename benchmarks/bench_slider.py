@@ -83,6 +83,8 @@ def main() -> list[dict]:
 
     from deepcoder_lib import plots, sampling
     from deepcoder_lib.explorer import _one_thread, make_explorer
+    from deepcoder_lib.inputs import prepare_inputs
+    from deepcoder_lib.local import prompt_for
     from deepcoder_lib.models import load
 
     model, tokenizer = load()
@@ -119,7 +121,7 @@ def main() -> list[dict]:
         plt.close(fig)
 
     matplotlib_redraw()  # warm-up: font cache
-    inputs = fallback.inputs
+    inputs = prepare_inputs(tokenizer, prompt_for(tokenizer, PROMPT), model=model)  # what the explorer's pass sees
 
     def forward():
         with torch.no_grad():
