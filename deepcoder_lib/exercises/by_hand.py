@@ -39,6 +39,26 @@ def course_calls(fn, *args):
     return result, names
 
 
+def number_by_hand(fn, args: tuple, *, name: str, call: str, raised_hint: str, helper_hint: str,
+                   number_hint: str):
+    """Run a "by hand" exercise's ``fn(*args)``: the number it returned (Python int or float), or the CheckResult
+    that says why not: it raised (``raised_hint``), called the course's own code (``helper_hint``), still holds
+    its ``...`` placeholder, or returned no number (``number_hint``). ``call`` shows the call, e.g. "f(1, 2)"."""
+    from . import failed, not_answered, real_number
+    try:
+        raw, helpers = course_calls(fn, *args)
+    except Exception as error:  # the learner's code: show what went wrong, where
+        return failed(f"{call} raised {type(error).__name__}: {error}. {raised_hint}")
+    if helpers:
+        return failed(f"{name} calls the course's own {helpers[0]}: {helper_hint}, that is the exercise.")
+    got = real_number(raw)
+    if raw is None and is_placeholder_function(fn):
+        return not_answered(f"the body of `{name}`", "your code")
+    if got is None:
+        return failed(f"{call} returned {raw!r}; {number_hint}.")
+    return got
+
+
 def is_placeholder_function(fn) -> bool:
     """True when ``fn``'s body is still the exercise's placeholder ``...`` (a docstring aside)."""
     import ast

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 
-from . import CheckResult, as_number, failed, not_answered, passed, real_number
-from .by_hand import course_calls, is_placeholder_function
+from . import CheckResult, as_number, failed, not_answered, passed
+from .by_hand import number_by_hand
 
 MAX_N = 12  # the check compares on every (n, c, k) with 1 <= k <= n <= MAX_N, 0 <= c <= n
 
@@ -41,19 +41,12 @@ def check_pass_at_k(fn) -> CheckResult:
     cases = [(n, c, k) for n in range(1, MAX_N + 1) for c in range(n + 1) for k in range(1, n + 1)]
     for n, c, k in cases:
         expected = pass_at_k(n, c, k)
-        try:
-            raw, helpers = course_calls(fn, n, c, k)
-        except Exception as error:  # the learner's code: show what went wrong, where
-            return failed(f"my_pass_at_k({n}, {c}, {k}) raised {type(error).__name__}: {error}. "
-                          "math.comb(a, b) is 0 when b > a, which is what you want when n - c < k.")
-        if helpers:
-            return failed(f"my_pass_at_k calls the course's own {helpers[0]}: write the formula yourself "
-                          "with math.comb (or a product), that is the exercise.")
-        got = real_number(raw)
-        if raw is None and is_placeholder_function(fn):
-            return not_answered("the body of `my_pass_at_k`", "your code")
-        if got is None:
-            return failed(f"my_pass_at_k({n}, {c}, {k}) returned {raw!r}; return a number between 0 and 1.")
+        got = number_by_hand(fn, (n, c, k), name="my_pass_at_k", call=f"my_pass_at_k({n}, {c}, {k})",
+                             raised_hint="math.comb(a, b) is 0 when b > a, which is what you want when n - c < k.",
+                             helper_hint="write the formula yourself with math.comb (or a product)",
+                             number_hint="return a number between 0 and 1")
+        if isinstance(got, CheckResult):
+            return got
         if not math.isclose(got, expected, abs_tol=1e-9):
             if math.isclose(got, 1 - (1 - c / n) ** k, abs_tol=1e-9):
                 return failed(f"my_pass_at_k({n}, {c}, {k}) = {got:.4f} is 1 - (1 - c/n)**k, drawing with "

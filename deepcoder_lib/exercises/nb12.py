@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from . import CheckResult, as_number, failed, is_placeholder, not_answered, passed, real_number
-from .by_hand import course_calls, is_placeholder_function
+from . import CheckResult, as_number, failed, is_placeholder, not_answered, passed
+from .by_hand import number_by_hand
 
 BUGGY = "def is_even(n):\n    return n % 2 == 1\n"
 BUG_AT = BUGGY.index("== 1") + 3  # the character that is wrong: an even number's remainder is 0
@@ -63,19 +63,11 @@ def check_perplexity(fn, losses=None) -> CheckResult:
         cases.append([float(getattr(item, "loss", item)) for item in losses])
     for case in cases:
         shown = "[" + ", ".join(f"{x:.3g}" for x in case[:5]) + (", ...]" if len(case) > 5 else "]")
-        try:
-            raw, helpers = course_calls(fn, list(case))
-        except Exception as error:  # the learner's code: say what happened, on which input
-            return failed(f"my_perplexity({shown}) raised {type(error).__name__}: {error}. "
-                          "It gets a list of floats (the losses in nats).")
-        if helpers:
-            return failed(f"my_perplexity calls the course's own {helpers[0]}: compute it yourself "
-                          "(math, numpy or torch), that is the exercise.")
-        got = real_number(raw)
-        if raw is None and is_placeholder_function(fn):
-            return not_answered("the body of `my_perplexity`", "your code")
-        if got is None:
-            return failed(f"my_perplexity({shown}) returned {raw!r}; return one number.")
+        got = number_by_hand(fn, (list(case),), name="my_perplexity", call=f"my_perplexity({shown})",
+                             raised_hint="It gets a list of floats (the losses in nats).",
+                             helper_hint="compute it yourself (math, numpy or torch)", number_hint="return one number")
+        if isinstance(got, CheckResult):
+            return got
         truth = math.exp(sum(case) / len(case))
         if not math.isclose(got, truth, rel_tol=1e-4):
             slip = _perplexity_slip(got, case)
