@@ -35,10 +35,7 @@ _RUNTIME = Path(__file__).with_name("judge_runtime.py")
 _RUNNER = r'''
 def _main():
     import io
-    data = json.loads(sys.stdin.read())
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # input() meets EOF
-    emit = emitter(os.dup(1))
-    os.dup2(2, 1)  # what the answer prints goes to stderr, never to the results
+    data, emit = start(stdin_eof=True)  # what the answer prints goes to stderr, never to the results
     here = os.getcwd()
     sys.path[:] = [p for p in sys.path if p not in ("", here)]  # no module of the working folder shadows the stdlib
     sources = [(name, open(name).read()) for name in ("prompt.py", "solution.py") if os.path.exists(name)]
@@ -73,9 +70,7 @@ _main()
 
 _RECORDER = r'''
 def _main():
-    data = json.loads(sys.stdin.read())
-    emit = emitter(os.dup(1))
-    os.dup2(2, 1)
+    data, emit = start()
     namespace = {"__name__": "solution"}
     exec(compile(data["solution"], "reference", "exec"), namespace)
     driver = Driver(Live(namespace, keep_random=True).perform)
@@ -85,9 +80,7 @@ _main()
 
 _JUDGE = r'''
 def _main():
-    data = json.loads(sys.stdin.read())
-    emit = emitter(os.dup(1))
-    os.dup2(2, 1)
+    data, emit = start()
     results, stopped = data["results"], data["stopped"]
     def backend(k, op):
         if k >= len(results):

@@ -309,6 +309,18 @@ def failure(error, tests) -> dict:
             "message": f"{type(error).__name__}: {str(error)[:300]}"}
 
 
+def start(stdin_eof: bool = False):
+    """Every sandboxed process's first step: its input (one JSON document on stdin) and ``emit``, which writes
+    result records to the real stdout; print() then goes to stderr, never among the results. ``stdin_eof``:
+    stdin then reads /dev/null (the answer's ``input()`` meets EOF)."""
+    data = json.loads(sys.stdin.read())
+    if stdin_eof:
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    emit = emitter(os.dup(1))
+    os.dup2(2, 1)
+    return data, emit
+
+
 def emitter(fd):
     def emit(record):
         data = (json.dumps(record) + "\n").encode()
