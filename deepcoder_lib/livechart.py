@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import io
 import threading
 import warnings
 from base64 import b64encode
 
+from .chartpixels import TextCache, png_bytes
 from .plots import BEFORE, KEPT, REMOVED
 
 GREY = "#999999"  # labels and values of removed tokens
@@ -78,10 +78,9 @@ def live_canvas_class():
     if _live_canvas_class is None:
         import numpy as np
         from ipympl.backend_nbagg import Canvas
-        from PIL import Image
 
         class LiveCanvas(Canvas):
-            """ipympl's canvas widget, sending whole frames (PNG level 1) and drawing under one lock."""
+            """ipympl's canvas widget, sending whole frames (``chartpixels.png_bytes``) and drawing under one lock."""
             lock = None  # set per canvas in new_figure: an RLock shared by drawing and frame encoding
 
             def draw(self):
@@ -95,9 +94,7 @@ def live_canvas_class():
                     pixels = np.asarray(self.get_renderer().buffer_rgba())
                     self.set_image_mode("full")  # stays "full": the browser clears and draws each frame whole
                     self._png_is_old = self._force_full = False
-                    with io.BytesIO() as png:
-                        Image.fromarray(pixels).save(png, format="png", compress_level=1)
-                        return png.getvalue()
+                    return png_bytes(pixels)
 
             def send_binary(self, data):
                 if self.syncing_data_url:  # no view yet (or no browser, as under nbclient): the frame itself
@@ -179,6 +176,7 @@ class TokenChart:
         self._background, self._background_size = None, None
         self._drawn, self._wanted = None, [None] * n   # what each row shows in the renderer, and should show
         self.redrawn_rows = 0  # how many rows (and the title) the last blit redrew: the cost of a move
+        self._text_cache = TextCache()  # the animated texts (values, title) drawn from cached glyphs
         self.figure.canvas.mpl_connect("draw_event", self._on_full_draw)
 
     @property
@@ -198,8 +196,9 @@ class TokenChart:
         self._background = np.asarray(self._renderer.buffer_rgba()).copy()
         self._background_size = self.canvas.get_width_height(physical=True)
         self._bands = self._row_bands()
-        for artist in self.artists:
-            self.figure.draw_artist(artist)
+        with self._text_cache.on(self._renderer):
+            for artist in self.artists:
+                artist.draw(self._renderer)
         self._drawn = (list(self._wanted), self.title.get_text())
 
     def _row_bands(self) -> list[tuple[int, int]]:
@@ -275,33 +274,32 @@ class TokenChart:
         changed = [i for i, (now, before) in enumerate(zip(self._wanted, drawn_rows)) if now != before]
         if self.title.get_text() != drawn_title:
             changed.append(len(self.rows))  # the title's band
-        pixels = np.asarray(self.canvas.get_renderer().buffer_rgba())
+        pixels = np.asarray(renderer.buffer_rgba())
         height = self._background_size[1]
         spines = [self.ax.spines["left"], self.ax.spines["right"]]
-        for i in changed:
-            top, bottom = self._bands[i]
-            pixels[top:bottom] = self._background[top:bottom]
-            if i == len(self.rows):
-                self.figure.draw_artist(self.title)
-                continue
-            band = Bbox.from_extents(0, height - bottom, self._background_size[0], height - top)
-            for artist in sorted([*self.rows[i], *spines], key=lambda artist: artist.get_zorder()):
-                if artist in spines:
-                    clip = artist.get_clip_box(), artist.get_clip_on()
-                    artist.set_clip_box(band)
-                    artist.set_clip_on(True)
-                    self.figure.draw_artist(artist)
-                    artist.set_clip_box(clip[0])
-                    artist.set_clip_on(clip[1])
-                else:
-                    self.figure.draw_artist(artist)
+        with self._text_cache.on(renderer):
+            for i in changed:
+                top, bottom = self._bands[i]
+                pixels[top:bottom] = self._background[top:bottom]
+                if i == len(self.rows):
+                    self.title.draw(renderer)
+                    continue
+                band = Bbox.from_extents(0, height - bottom, self._background_size[0], height - top)
+                for artist in sorted([*self.rows[i], *spines], key=lambda artist: artist.get_zorder()):
+                    if artist in spines:
+                        clip = artist.get_clip_box(), artist.get_clip_on()
+                        artist.set_clip_box(band)
+                        artist.set_clip_on(True)
+                        artist.draw(renderer)
+                        artist.set_clip_box(clip[0])
+                        artist.set_clip_on(clip[1])
+                    else:
+                        artist.draw(renderer)
         self.redrawn_rows = len(changed)
         self._drawn = (list(self._wanted), self.title.get_text())
 
     def png(self) -> bytes:
-        """The picture as drawn now, as PNG (Pillow at compress level 1, a few ms)."""
+        """The picture as drawn now, as PNG (``chartpixels.png_bytes``, a few ms)."""
         import numpy as np
-        from PIL import Image
-        with io.BytesIO() as out:
-            Image.fromarray(np.asarray(self.canvas.buffer_rgba())).save(out, format="png", compress_level=1)
-            return out.getvalue()
+        with self._lock():
+            return png_bytes(np.asarray(self.canvas.buffer_rgba()))
