@@ -71,56 +71,75 @@ def test_07_ratio_at_half_temperature():
         assert not result and words in result.message, (wrong, result.message)
 
 
-# ---- 08: the four filters in generate's order, written out -------------------------------------
+# ---- 08: the four filters with the temperature moved last, written out ----------------------------
 
 CHOSEN = dict(temperature=0.7, top_k=30, top_p=0.9, min_p=0.05)
 RAMP = torch.linspace(-4, 4, 200) * 3   # enough tokens for top_k=30 to matter
-_alias = sampling.sampling_logits        # a learner's alias made in another cell
+PEAKED = torch.cat([torch.tensor([10.0]), torch.linspace(-4, -8, 199)])  # both orders keep the top token alone
 
 
 def nested(logits):
-    return min_p_filter(top_p_filter(top_k_filter(apply_temperature(logits, 0.7), 30), 0.9), 0.05)
+    return apply_temperature(min_p_filter(top_p_filter(top_k_filter(logits, 30), 0.9), 0.05), 0.7)
 
 
 def step_by_step(logits):
-    x = apply_temperature(logits, temperature=0.7)
-    x = top_k_filter(x, top_k=30)
+    x = top_k_filter(logits, top_k=30)
     x = top_p_filter(x, top_p=0.9)
-    return min_p_filter(x, min_p=0.05)
+    x = min_p_filter(x, min_p=0.05)
+    return x / 0.7   # the temperature written as the division it is
 
 
-def top_k_first(logits):   # temperature and top_k commute: right too, and the check says why
-    return min_p_filter(top_p_filter(apply_temperature(top_k_filter(logits, 30), 0.7), 0.9), 0.05)
+def through_the_course_helper(logits):   # the three filters at temperature 1, then the temperature: right too
+    return sampling.sampling_logits(logits, temperature=1.0, top_k=30, top_p=0.9, min_p=0.05) * (1 / 0.7)
 
 
 def in_a_loop(logits):
-    for step, value in ((apply_temperature, 0.7), (top_k_filter, 30), (top_p_filter, 0.9), (min_p_filter, 0.05)):
+    for step, value in ((top_k_filter, 30), (top_p_filter, 0.9), (min_p_filter, 0.05), (apply_temperature, 0.7)):
         logits = step(logits, value)
     return logits
 
 
-@pytest.mark.parametrize("answer", [nested, step_by_step, top_k_first, in_a_loop, lambda x: nested(x)])
-def test_08_order_accepts_the_order_written_in_different_ways(answer):
-    result = nb08.check_generate_order(answer, RAMP, **CHOSEN)
-    assert result, result.message
-    assert torch.equal(answer(RAMP), sampling.sampling_logits(RAMP, **CHOSEN))
+def with_transformers_warpers(logits):
+    from transformers import (LogitsProcessorList, MinPLogitsWarper, TemperatureLogitsWarper, TopKLogitsWarper,
+                              TopPLogitsWarper)
+    warpers = LogitsProcessorList([TopKLogitsWarper(30), TopPLogitsWarper(0.9), MinPLogitsWarper(0.05),
+                                   TemperatureLogitsWarper(0.7)])
+    return warpers(torch.zeros(1, 1, dtype=torch.long), logits[None])[0]
 
 
-def temperature_last(logits):
-    return apply_temperature(min_p_filter(top_p_filter(top_k_filter(logits, 30), 0.9), 0.05), 0.7)
+def test_08_the_ramp_tells_the_two_orders_apart():
+    """Else generate's order would pass wherever the two happen to agree (as on PEAKED)."""
+    assert nb08._kept(nb08.in_order(RAMP, nb08.TEMPERATURE_LAST, CHOSEN)) != \
+        nb08._kept(nb08.in_order(RAMP, nb08.GENERATE_ORDER, CHOSEN))
+    ramp = nb08._ramp(49_152)
+    for settings in (CHOSEN, dict(temperature=0.7, top_k=50, top_p=0.9, min_p=0.05)):
+        assert not torch.equal(nb08.in_order(ramp, nb08.TEMPERATURE_LAST, settings),
+                               nb08.in_order(ramp, nb08.GENERATE_ORDER, settings))
+    assert torch.equal(nb08.in_order(PEAKED, nb08.TEMPERATURE_LAST, CHOSEN),
+                       nb08.in_order(PEAKED, nb08.GENERATE_ORDER, CHOSEN))
+
+
+@pytest.mark.parametrize("answer", [nested, step_by_step, through_the_course_helper, in_a_loop, with_transformers_warpers,
+                                    lambda x: nested(x)])
+def test_08_temperature_last_accepts_it_written_in_different_ways(answer):
+    for logits in (RAMP, PEAKED):
+        result = nb08.check_temperature_last(answer, logits, **CHOSEN)
+        assert result and "top_k → top_p → min_p → temperature" in result.message, result.message
+    kept_last = int(nested(RAMP).isfinite().sum())
+    kept_first = sampling.kept_count(sampling.sampling_probs(RAMP, **CHOSEN))
+    assert f"{kept_last:,} tokens are left, against {kept_first:,}" in nb08.check_temperature_last(answer, RAMP, **CHOSEN).message
+
+
+def generate_order(logits):
+    return min_p_filter(top_p_filter(top_k_filter(apply_temperature(logits, 0.7), 30), 0.9), 0.05)
 
 
 def the_helper(logits):
     return sampling.sampling_logits(logits, 0.7, 30, 0.9, 0.05)
 
 
-def the_helper_by_alias(logits):
-    return _alias(logits, 0.7, 30, 0.9, 0.05)
-
-
-def the_helper_in_a_closure():
-    helper = sampling.sampling_probs
-    return lambda logits: helper(logits, 0.7, 30, 0.9, 0.05).log()
+def top_p_last(logits):
+    return top_p_filter(apply_temperature(min_p_filter(top_k_filter(logits, 30), 0.05), 0.7), 0.9)
 
 
 def a_global_not_the_argument(logits):
@@ -132,7 +151,11 @@ def probabilities(logits):
 
 
 def wrong_value(logits):
-    return min_p_filter(top_p_filter(top_k_filter(apply_temperature(logits, 0.7), 3), 0.9), 0.05)
+    return apply_temperature(min_p_filter(top_p_filter(top_k_filter(logits, 3), 0.9), 0.05), 0.7)
+
+
+def three_filters(logits):
+    return min_p_filter(top_p_filter(top_k_filter(logits, 30), 0.9), 0.05)
 
 
 def raises(logits):
@@ -140,24 +163,29 @@ def raises(logits):
 
 
 @pytest.mark.parametrize("answer, words", [
-    (temperature_last, "Your code applies top_k → top_p"),  # min_p and temperature commute here
-    (the_helper, "calls sampling_logits"), (the_helper_by_alias, "sampling_logits (as `_alias`)"),
-    (the_helper_in_a_closure(), "calls sampling_probs (as `helper`)"),
-    (a_global_not_the_argument, "not for other logits"), (probabilities, "probabilities"),
-    (wrong_value, "check each call's value"), (raises, "raised ValueError: `top_k` must be"),
+    (generate_order, "That is generate's order"), (the_helper, "That is generate's order"),
+    (top_p_last, "Your code applies"), (a_global_not_the_argument, "not for other logits"),
+    (probabilities, "probabilities"), (wrong_value, "check each call's value"),
+    (three_filters, "right tokens are left, but their logits differ"), (raises, "raised ValueError: `top_k` must be"),
     (nested(RAMP), "the function itself"), (lambda logits: logits[:10], "shape"), (42, "must be a function")])
-def test_08_order_refuses_wrong_orders_helpers_and_non_answers(answer, words):
-    result = nb08.check_generate_order(answer, RAMP, **CHOSEN)
+def test_08_temperature_last_refuses_other_orders_and_non_answers(answer, words):
+    result = nb08.check_temperature_last(answer, RAMP, **CHOSEN)
     assert not result and result.answered and words in result.message, result.message
-    assert "temperature → top_k → top_p → min_p" not in result.message  # the order is not given away
+    assert str(int(nested(RAMP).isfinite().sum())) + " tokens" not in result.message  # the answer is not given
 
 
-def test_08_order_placeholders_say_not_answered_yet():
+def test_08_generate_order_fails_also_where_both_orders_agree():
+    result = nb08.check_temperature_last(generate_order, PEAKED, **CHOSEN)
+    assert not result and "happen to agree" in result.message, result.message
+
+
+def test_08_temperature_last_placeholders_say_not_answered_yet():
     def untouched(logits):
         return ...
-    for answer in (..., untouched):
-        result = nb08.check_generate_order(answer, RAMP, **CHOSEN)
+    for answer in (..., untouched, None):
+        result = nb08.check_temperature_last(answer, RAMP, **CHOSEN)
         assert not result and not result.answered and result.label == "Not answered yet"
+        assert _no_numbers(result), result.message
 
 
 # ---- 08: one token left in the explorer --------------------------------------------------------

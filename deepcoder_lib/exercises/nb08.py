@@ -1,16 +1,17 @@
-"""Checks for notebook 08 (sampling in practice): the filters in generate's order, one token left in the explorer.
+"""Checks for notebook 08 (sampling in practice): the filters with the temperature moved last, one token left.
 
-``check_generate_order`` takes the learner's function ``my_filters(logits)`` and the notebook's next-token
-``logits``. It refuses a function that hands the order to a ready-made composition (the course's
-``sampling_logits``/``sampling_probs``, or the processor list ``generate`` builds), runs it on the notebook's
-logits and on other logits (so that it must use its argument), and names the order the learner used by
-trying all 24 orders of the four filters. ``check_one_token_left`` reads the explorer's sliders
-(``explorer.settings()`` and its cached ``explorer.logits``); it never states a bound that would answer it.
+``check_temperature_last`` takes the learner's function ``temperature_last(logits)``: the notebook's four filters
+with the temperature applied after top-k, top-p and min-p instead of first (generate's order, which the notebook
+prints). The page never prints that nesting or what it leaves: the check runs the function on the notebook's
+logits, on other logits (so that it must filter its argument) and on a ramp where moving the temperature changes
+the result (so that generate's own order cannot pass where the two happen to agree), compares with the reference
+within float32 rounding (``x / 0.7`` and ``x * (1 / 0.7)`` both pass), and names the order a wrong answer used by
+trying all 24 orders. ``check_one_token_left`` reads the explorer's sliders (``explorer.settings()`` and its
+cached ``explorer.logits``); it never states a bound that would answer it.
 """
 from __future__ import annotations
 
 import itertools
-import types
 
 import torch
 
@@ -18,59 +19,28 @@ from .. import sampling
 from . import CheckResult, error_message, failed, not_answered, passed
 
 GENERATE_ORDER = ("temperature", "top_k", "top_p", "min_p")
+TEMPERATURE_LAST = ("top_k", "top_p", "min_p", "temperature")
 _STEPS = {"temperature": sampling.apply_temperature, "top_k": sampling.top_k_filter,
           "top_p": sampling.top_p_filter, "min_p": sampling.min_p_filter}
-# ready-made compositions: each applies the four filters in generate's order for the learner
-_COMPOSED = {"sampling_logits": sampling.sampling_logits, "sampling_probs": sampling.sampling_probs}
-_COMPOSED_NAMES = {*_COMPOSED, "_get_logits_processor", "LogitsProcessorList"}
 
 
-def _in_order(logits, order, settings) -> torch.Tensor:
+def in_order(logits, order, settings) -> torch.Tensor:
+    """The four filters applied to ``logits`` in ``order`` (names from ``GENERATE_ORDER``) with ``settings``."""
     x = logits
     for name in order:
         x = _STEPS[name](x, settings[name])
     return x
 
 
+def _same(mine: torch.Tensor, expected: torch.Tensor) -> bool:
+    """The same tokens removed (-inf) and the same logits elsewhere, up to float32 rounding."""
+    return mine.shape == expected.shape and torch.allclose(mine, expected, rtol=1e-5, atol=1e-5)
+
+
 def orders_giving(logits, my_logits, **settings) -> list[tuple[str, ...]]:
-    """Every order of the four filters (with ``settings``) whose result equals ``my_logits`` exactly."""
+    """Every order of the four filters (with ``settings``) whose result equals ``my_logits`` (to rounding)."""
     mine = torch.as_tensor(my_logits).float()
-    return [order for order in itertools.permutations(GENERATE_ORDER)
-            if torch.equal(_in_order(logits, order, settings), mine)]
-
-
-def _names_used(code: types.CodeType) -> set[str]:
-    """Global and attribute names a function's code uses, nested functions and lambdas included."""
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _names_used(const)
-    return names
-
-
-def composed_call(function) -> str | None:
-    """The name of a ready-made composition ``function`` calls (directly, through an alias or a module), else None."""
-    code = getattr(function, "__code__", None)
-    if code is None:
-        return None
-    names = _names_used(code)
-    found = names & _COMPOSED_NAMES
-    if found:
-        return sorted(found)[0]
-    namespace = getattr(function, "__globals__", {})
-    values = [(name, namespace.get(name)) for name in names]  # an alias made elsewhere: f = sampling.sampling_probs
-    for name, cell in zip(code.co_freevars, getattr(function, "__closure__", None) or ()):
-        try:
-            values.append((name, cell.cell_contents))  # or one held by an enclosing function
-        except ValueError:  # an empty cell
-            pass
-    for name, value in values:
-        for composed_name, composed in _COMPOSED.items():
-            if value is composed:
-                return f"{composed_name} (as `{name}`)"
-        if type(value).__name__ == "LogitsProcessorList":
-            return f"generate's processor list (`{name}`)"
-    return None
+    return [order for order in itertools.permutations(GENERATE_ORDER) if _same(mine, in_order(logits, order, settings))]
 
 
 def _other_logits(logits: torch.Tensor) -> torch.Tensor:
@@ -78,60 +48,77 @@ def _other_logits(logits: torch.Tensor) -> torch.Tensor:
     return logits.flip(-1) * 0.8
 
 
-def check_generate_order(my_filters, logits, temperature=0.7, top_k=50, top_p=0.9, min_p=0.05) -> CheckResult:
-    """``my_filters(logits)``: the four filters applied to ``logits`` in the order generate applies them."""
-    if my_filters is ... or my_filters is None:
-        return not_answered("`my_filters`", "your function")
-    if isinstance(my_filters, torch.Tensor):
-        return failed("`my_filters` must be the function itself (def my_filters(logits): ...), not the logits it "
-                      "returns: pass it without calling it.")
-    if not callable(my_filters):
-        return failed(f"`my_filters` must be a function of the logits, got {type(my_filters).__name__}.")
+def _ramp(size: int) -> torch.Tensor:
+    """Evenly spaced logits, 0.1 apart at the top: flat enough that top_p and min_p cut at a place the
+    temperature moves, so the temperature first and last give different results (for every T != 1 the notebook
+    may use)."""
+    return torch.cat([torch.arange(0, -30, -0.1), torch.full((max(size - 300, 0),), -100.0)])[:size]
+
+
+def _kept(logits: torch.Tensor) -> int:
+    return int(logits.isfinite().sum())
+
+
+def check_temperature_last(temperature_last, logits, temperature=0.7, top_k=50, top_p=0.9, min_p=0.05) -> CheckResult:
+    """``temperature_last(logits)``: top_k, top_p and min_p in generate's order, then the temperature, on ``logits``."""
+    if temperature_last is ... or temperature_last is None:
+        return not_answered("`temperature_last`", "your function")
+    if isinstance(temperature_last, torch.Tensor):
+        return failed("`temperature_last` must be the function itself (def temperature_last(logits): ...), not the "
+                      "logits it returns: pass it without calling it.")
+    if not callable(temperature_last):
+        return failed(f"`temperature_last` must be a function of the logits, got {type(temperature_last).__name__}.")
     settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
     try:
-        my_logits = my_filters(logits.clone())
+        mine = temperature_last(logits.clone())
     except Exception as error:  # the learner's code: say what went wrong in one line
-        return failed(f"Calling my_filters(logits) raised {error_message(error)}")
-    if my_logits is ... or my_logits is None:
-        return not_answered("the body of `my_filters`", "the four calls nested, the innermost one on `logits`")
-    if not isinstance(my_logits, torch.Tensor):
-        return failed(f"my_filters(logits) must return a tensor of logits, got {type(my_logits).__name__}.")
-    if my_logits.shape != logits.shape:
-        return failed(f"Expected logits of shape {tuple(logits.shape)}, got {tuple(my_logits.shape)}: "
+        return failed(f"Calling temperature_last(logits) raised {error_message(error)}")
+    if mine is ... or mine is None:
+        return not_answered("the body of `temperature_last`", "the four calls, the innermost one on `logits`")
+    if not isinstance(mine, torch.Tensor):
+        return failed(f"temperature_last(logits) must return a tensor of logits, got {type(mine).__name__}.")
+    if mine.shape != logits.shape:
+        return failed(f"Expected logits of shape {tuple(logits.shape)}, got {tuple(mine.shape)}: "
                       "filter the whole vector `logits`, without indexing it.")
-    helper = composed_call(my_filters)
-    if helper is not None:
-        return failed(f"my_filters calls {helper}, which applies the four filters in generate's order for you. "
-                      "Write the order yourself: nest apply_temperature, top_k_filter, top_p_filter and "
-                      "min_p_filter.")
-    expected = sampling.sampling_logits(logits, **settings)
-    mine = my_logits.detach().float().cpu()
-    if torch.equal(mine, expected):
-        other = _other_logits(logits)
-        try:
-            on_other = my_filters(other.clone())
-        except Exception as error:
-            return failed(f"my_filters works on `logits` but raised {error_message(error)} on other logits.")
-        if not (isinstance(on_other, torch.Tensor) and torch.equal(on_other.detach().float().cpu(),
-                                                                   sampling.sampling_logits(other, **settings))):
-            return failed("my_filters gives the right logits for the notebook's `logits` but not for other logits: "
-                          "filter its argument (the innermost call on the parameter `logits`), not a global.")
+    mine = mine.detach().float().cpu()
+    expected = in_order(logits, TEMPERATURE_LAST, settings)
+    generate = in_order(logits, GENERATE_ORDER, settings)
+    if not _same(mine, expected):
+        if torch.allclose(mine, expected.softmax(-1)):
+            return failed("Those are probabilities (after softmax); the filters return logits: leave out the softmax.")
         orders = orders_giving(logits, mine, **settings)
-        others = [" → ".join(o) for o in orders if o != GENERATE_ORDER]
-        note = (f" {len(others)} other order(s) give the same logits here, e.g. {others[0]}: dividing by a positive "
-                "temperature keeps the ranking, so temperature and top_k commute; top_p and min_p measure "
-                "probabilities, which the temperature changes." if others else "")
-        return passed(f"Right: temperature → top_k → top_p → min_p, as generate does; "
-                      f"{sampling.kept_count(expected.softmax(-1)):,} tokens are left to draw from.{note}")
-    if torch.allclose(mine, expected.softmax(-1)):
-        return failed("Those are probabilities (after softmax); the filters return logits: leave out the softmax.")
-    orders = orders_giving(logits, mine, **settings)
-    kept = sampling.kept_count(mine.softmax(-1))
-    if orders:
-        return failed(f"Your code applies {' → '.join(orders[0])}, which leaves {kept:,} tokens; generate applies "
-                      "its filters in another order. Which one changes the probabilities the others measure?")
-    return failed(f"Not the four filters in any order with temperature={temperature}, top_k={top_k}, "
-                  f"top_p={top_p}, min_p={min_p} ({kept:,} tokens left): check each call's value.")
+        if GENERATE_ORDER in orders:
+            return failed(f"That is generate's order, the temperature first ({_kept(generate):,} tokens left): "
+                          "move the temperature to the end, after min_p.")
+        if orders:
+            return failed(f"Your code applies {' → '.join(orders[0])}, which leaves {_kept(mine):,} tokens: "
+                          "keep top_k → top_p → min_p as generate has them and apply the temperature last.")
+        if torch.equal(mine.isfinite(), expected.isfinite()):
+            return failed("The right tokens are left, but their logits differ: divide by the temperature "
+                          f"({temperature}) once, after the three filters.")
+        return failed(f"Not the four filters in any order with temperature={temperature}, top_k={top_k}, "
+                      f"top_p={top_p}, min_p={min_p} ({_kept(mine):,} tokens left): check each call's value.")
+    for name, other in (("other logits", _other_logits(logits)), ("a ramp of logits", _ramp(logits.numel()))):
+        try:
+            on_other = temperature_last(other.clone())
+        except Exception as error:
+            return failed(f"temperature_last works on `logits` but raised {error_message(error)} on {name}.")
+        if not (isinstance(on_other, torch.Tensor)
+                and _same(on_other.detach().float().cpu(), in_order(other, TEMPERATURE_LAST, settings))):
+            if isinstance(on_other, torch.Tensor) and _same(on_other.detach().float().cpu(),
+                                                            in_order(other, GENERATE_ORDER, settings)):
+                return failed("On these logits the temperature first and last happen to agree, but on other logits "
+                              "your function gives generate's order: apply the temperature after min_p.")
+            return failed(f"temperature_last gives the right logits for the notebook's `logits` but not for {name}: "
+                          "filter its argument (the innermost call on the parameter `logits`), not a global.")
+    way = "sharpened" if temperature < 1 else "flattened"
+    if _kept(expected) == _kept(generate):
+        effect = (f"here both orders leave the same {_kept(expected):,} tokens, so the same logits (the cuts fall at "
+                  "the same place on these logits); on flatter logits they differ")
+    else:
+        effect = (f"{_kept(expected):,} tokens are left, against {_kept(generate):,} in generate's order: top_p and "
+                  f"min_p measured the model's own probabilities, before the temperature {way} them")
+    return passed(f"Right: top_k → top_p → min_p → temperature; {effect}.")
 
 
 def check_one_token_left(explorer) -> CheckResult:

@@ -1,11 +1,12 @@
 # Answers for notebooks/08_sampling_in_practice.ipynb: each exercise cell, answered, under its cell id.
 
 # %% 08-try-1
-def my_filters(logits):
-    # generate's order: temperature first, then top_k, top_p and min_p
-    return min_p_filter(top_p_filter(top_k_filter(apply_temperature(logits, 0.7), 50), 0.9), 0.05)
+def temperature_last(logits):
+    # top_k, top_p and min_p now measure the model's own probabilities; the temperature comes after them
+    filtered = min_p_filter(top_p_filter(top_k_filter(logits, 50), 0.9), 0.05)
+    return apply_temperature(filtered, 0.7)
 
-check_generate_order(my_filters, logits, **chosen)
+check_temperature_last(temperature_last, logits, **chosen)
 
 # %% 08-try-2
 explorer.top_p.value = 0.05   # the top token alone holds more than 5%, so top_p keeps only it
