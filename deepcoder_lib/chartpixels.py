@@ -21,6 +21,12 @@ import contextlib
 import struct
 import zlib
 
+import numpy as np
+from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
+from matplotlib.ft2font import RenderMode
+
+_LEVEL = np.array([[0x10000, 0], [0, 0x10000]])  # FreeType's 16.16 matrix: no rotation, slant or stretch
+
 
 
 class TextCache:
@@ -43,7 +49,6 @@ class TextCache:
 
     def draw_text(self, renderer, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         """What ``RendererAgg.draw_text`` draws, for plain, level, antialiased text (else matplotlib draws it)."""
-        from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
         if ismath or angle or not gc.get_antialiased() or (mtext is not None and (
                 mtext.get_fontfeatures() is not None or mtext.get_language() is not None)):
             return RendererAgg.draw_text(renderer, gc, x, y, s, prop, angle, ismath, mtext)
@@ -55,35 +60,32 @@ class TextCache:
             font = renderer._prepare_font(prop)
             items = [(item.ft_object, item.glyph_index, item.x, item.y) for item in font._layout(s, flags=flags)]
             self.layouts[key] = items
-        height = renderer.height
+        height, dpi, draw = renderer.height, renderer.dpi, renderer._renderer.draw_text_image
         for font, glyph_index, dx, dy in items:
             tx, ty = round(0x40 * (x + dx)), round(0x40 * (height - y + dy))  # 26.6 fixed point, as matplotlib
-            buffer, left, top = self._glyph(font, size, renderer.dpi, flags, glyph_index, tx & 63, ty & 63)
-            left, top = left + (tx >> 6), top + (ty >> 6)
-            renderer._renderer.draw_text_image(buffer, left, int(height) - top + buffer.shape[0], 0, gc)
+            key = (id(font), size, dpi, flags, glyph_index, tx & 63, ty & 63)
+            cached = self.glyphs.get(key)
+            if cached is None or cached[0] is not font:
+                cached = self._render(key, font, size, dpi, flags, glyph_index, tx & 63, ty & 63)
+            else:
+                self.hits += 1
+            _, buffer, left, top = cached
+            draw(buffer, left + (tx >> 6), int(height) - top - (ty >> 6) + buffer.shape[0], 0, gc)
 
-    def _glyph(self, font, size, dpi, flags, glyph_index, fx, fy):
-        """The bitmap of one glyph at a fraction (fx, fy in 64ths) of a pixel, and its offset from there."""
-        import numpy as np
-        from matplotlib.ft2font import RenderMode
-        key = (id(font), size, dpi, flags, glyph_index, fx, fy)
-        cached = self.glyphs.get(key)
-        if cached is not None and cached[0] is font:
-            self.hits += 1
-            return cached[1:]
+    def _render(self, key, font, size, dpi, flags, glyph_index, fx, fy):
+        """Render one glyph at a fraction (fx, fy in 64ths) of a pixel; keep its bitmap and offset from there."""
         self.misses += 1
         if len(self.glyphs) >= self.max_glyphs:
             self.glyphs.clear()
         font.set_size(size, dpi)
-        font._set_transform(np.array([[0x10000, 0], [0, 0x10000]]), [fx, fy])  # 16.16: level, unstretched
+        font._set_transform(_LEVEL, [fx, fy])
         bitmap = font._render_glyph(glyph_index, flags, RenderMode.NORMAL)
-        self.glyphs[key] = (font, bitmap.buffer.copy(), bitmap.left, bitmap.top)
-        return self.glyphs[key][1:]
+        self.glyphs[key] = cached = (font, bitmap.buffer.copy(), bitmap.left, bitmap.top)
+        return cached
 
 
 def png_bytes(pixels) -> bytes:
     """An RGBA ``(height, width, 4)`` uint8 array as a PNG: rows unfiltered, zlib level 1."""
-    import numpy as np
     height, width, channels = pixels.shape
     assert channels == 4 and pixels.dtype == np.uint8, "png_bytes takes an RGBA uint8 array"
     rows = np.zeros((height, 1 + 4 * width), dtype=np.uint8)  # each row: filter type 0 (none), then its bytes

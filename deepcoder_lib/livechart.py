@@ -176,12 +176,15 @@ class TokenChart:
         self._background, self._background_size = None, None
         self._drawn, self._wanted = None, [None] * n   # what each row shows in the renderer, and should show
         self.redrawn_rows = 0  # how many rows (and the title) the last blit redrew: the cost of a move
-        self._text_cache = TextCache()  # the animated texts (values, title) drawn from cached glyphs
+        self.text_cache = TextCache()  # the animated texts (values, title) from cached glyphs; None: matplotlib's own
         self.figure.canvas.mpl_connect("draw_event", self._on_full_draw)
 
     @property
     def canvas(self):
         return self.figure.canvas
+
+    def _cached_text(self, renderer):
+        return self.text_cache.on(renderer) if self.text_cache is not None else _NO_LOCK
 
     def _lock(self):
         return getattr(self.canvas, "lock", None) or _NO_LOCK
@@ -196,7 +199,7 @@ class TokenChart:
         self._background = np.asarray(self._renderer.buffer_rgba()).copy()
         self._background_size = self.canvas.get_width_height(physical=True)
         self._bands = self._row_bands()
-        with self._text_cache.on(self._renderer):
+        with self._cached_text(self._renderer):
             for artist in self.artists:
                 artist.draw(self._renderer)
         self._drawn = (list(self._wanted), self.title.get_text())
@@ -277,7 +280,7 @@ class TokenChart:
         pixels = np.asarray(renderer.buffer_rgba())
         height = self._background_size[1]
         spines = [self.ax.spines["left"], self.ax.spines["right"]]
-        with self._text_cache.on(renderer):
+        with self._cached_text(renderer):
             for i in changed:
                 top, bottom = self._bands[i]
                 pixels[top:bottom] = self._background[top:bottom]

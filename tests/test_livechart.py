@@ -174,3 +174,38 @@ def test_deepcoder_chart_png_forces_the_still_picture(monkeypatch):
     monkeypatch.setenv("DEEPCODER_CHART", "canvas")
     with pytest.raises(ValueError, match=r"`DEEPCODER_CHART` must be one of auto, png, got 'canvas'"):
         livechart.live_canvas_available()
+
+
+def test_text_from_cached_glyphs_is_matplotlibs_own_text_pixel_for_pixel():
+    """``chartpixels.TextCache`` draws the glyphs FreeType rendered once, moved by whole pixels: at any fraction of
+    a pixel, in any colour, size or font, the picture is the one matplotlib draws itself, and glyphs are reused."""
+    from deepcoder_lib.chartpixels import TextCache
+    rng = np.random.default_rng(1)
+    figure = new_figure((4, 3), live=False)
+    texts = [figure.text(x, y, text, fontsize=size, family=family, color=color)
+             for x, y, text, size, family, color in zip(
+                 rng.uniform(0.02, 0.6, 12), rng.uniform(0.05, 0.9, 12),
+                 ["12.3%", "removed", "45.6%", "temperature 0.70 · top_k off", "(0.1%)", "100.0%"] * 2,
+                 [9, 9, 10, 9, 7.5, 12] * 2, ["monospace", "sans-serif"] * 6, ["black", GREY, "#0072b2"] * 4)]
+    for text in texts:
+        text.set_animated(True)  # not in the full draw: each is drawn on its own below
+    cache = TextCache()
+    for _ in range(2):  # the second round draws from glyphs already cached
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        for text in texts:
+            text.draw(renderer)
+        own = _pixels(figure)
+        figure.canvas.draw()
+        with cache.on(renderer):
+            for text in texts:
+                text.draw(renderer)
+        assert np.array_equal(_pixels(figure), own)
+        assert "draw_text" not in vars(renderer)  # matplotlib's own method again after the block
+    assert cache.hits > cache.misses > 0
+
+
+def test_frames_are_png_that_decode_to_the_pixels():
+    from deepcoder_lib.chartpixels import png_bytes
+    pixels = np.random.default_rng(2).integers(0, 256, (37, 53, 4), dtype=np.uint8)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png_bytes(pixels)))), pixels)
