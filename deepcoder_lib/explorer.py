@@ -178,9 +178,9 @@ class Explorer:
             self.drawn_id = int(sampling.draw(self.probs, 1, seed=int(self.seed.value)))
             after = [float(self.probs[i]) if i is not None else 0.0 for i in self.shown_ids]  # None: outside the maths
             entropy = max(0.0, sampling.entropy_bits(self.probs))  # a one-hot's -0.0 (or -1e-7) shows as 0.00
-        self.header.value = self._header_html(s, entropy, sum(after))
         self.chart.update(self.model_probs, after, " · ".join(self._settings_text(s)) + f": {self.kept:,} of "
-                          f"{self.logits.numel():,} tokens left")
+                          f"{self.logits.numel():,} tokens left")  # first: the browser paints the chart sooner
+        self.header.value = self._header_html(s, entropy, sum(after))
         if not self.chart.live:
             self.plot.value = self.chart.png()
         self.update_times_ms.append((time.perf_counter() - start) * 1000)

@@ -279,9 +279,12 @@ PAINT_WATCH_JS = """([el, timeoutMs]) => { window.__deepcoderWatch = new Promise
   const canvases = new Set(el.querySelectorAll('canvas'));
   const proto = CanvasRenderingContext2D.prototype;
   const drawImage = proto.drawImage, putImageData = proto.putImageData;
-  const t0 = performance.now();
+  let t0 = performance.now();  // the key press's own time, once it comes (not Playwright's round trip before it)
+  const onKey = event => { t0 = event.timeStamp; window.removeEventListener('keydown', onKey, true); };
+  window.addEventListener('keydown', onKey, true);
   let fired = false;
-  const restore = () => { proto.drawImage = drawImage; proto.putImageData = putImageData; };
+  const restore = () => { proto.drawImage = drawImage; proto.putImageData = putImageData;
+                          window.removeEventListener('keydown', onKey, true); };
   const limit = setTimeout(() => { restore(); resolve(null); }, timeoutMs);
   const hit = ctx => {
     if (fired || !canvases.has(ctx.canvas)) return;
@@ -294,8 +297,9 @@ PAINT_WATCH_JS = """([el, timeoutMs]) => { window.__deepcoderWatch = new Promise
 
 
 def time_until_painted(page, target, action, timeout_ms: int = 15_000) -> float | None:
-    """Run ``action()`` and return the milliseconds, timed in the page, until a canvas inside ``target`` is
-    painted (drawImage or putImageData) and the next frame is shown; None if nothing was painted.
+    """Run ``action()`` and return the milliseconds, timed in the page from the key press ``action`` sends (or
+    from the start, if it sends none), until a canvas inside ``target`` is painted (drawImage or putImageData)
+    and the next frame is shown; None if nothing was painted.
     The caller checks that the pixels differ afterwards (``fingerprint``), once, outside the timing."""
     page.evaluate(PAINT_WATCH_JS, [target.element_handle(), timeout_ms])
     action()

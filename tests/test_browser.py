@@ -13,6 +13,7 @@ Screenshots go to ``artifacts/``. Skips without /usr/bin/chromium unless DEEPCOD
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 
@@ -142,6 +143,15 @@ def test_widgets_render_and_update(lab, page, capsys):
     _report(capsys, f"self-test (page ready {ready:.1f} s, run all {ran:.1f} s): slider move -> new picture", times)
 
 
+def client_value(client, expression: str):
+    """The value of a Python literal ``expression`` in the notebook's kernel (through a second kernel client)."""
+    import ast
+    reply = client.execute_interactive("", user_expressions={"value": f"list(map(float, {expression}))"}, timeout=120)
+    value = reply["content"]["user_expressions"]["value"]
+    assert value["status"] == "ok", value
+    return ast.literal_eval(value["data"]["text/plain"])
+
+
 def assert_canvas_shows_the_figure(page, lab, canvas, notebook: str, when: str) -> None:
     """The painted canvas equals the kernel's figure drawn from scratch (savefig at the canvas's dpi), pixel for
     pixel: no title or percentage of an earlier state left under the current one."""
@@ -179,15 +189,21 @@ def test_sampling_explorer_sliders_change_the_canvas(lab, page, capsys):
         assert fingerprint(figure) != before, f"moving {description} did not change the canvas"
         before = fingerprint(figure)
     assert_canvas_shows_the_figure(page, lab, figure, notebook, "after_moves")
+    moves = sum(len(ms) for ms in times.values())
+    with lab.kernel_client(notebook) as client:  # the kernel's own share of each move: maths, chart, frame
+        server_ms = client_value(client, f"explorer.update_times_ms[-{moves}:]")
     screenshot(page, "08_sampling_after")
     screenshot(page, "08_sampling_picture", page.locator(PLOT).first)
     assert len(error_outputs(page)) <= _tagged_errors("08_sampling_in_practice.ipynb"), error_outputs(page)
     ARTIFACTS.mkdir(exist_ok=True)  # for benchmarks/bench_slider.py, which prints them beside the kernel's figures
     (ARTIFACTS / "browser_times.json").write_text(json.dumps(
-        {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "explorer": times}, indent=1))
+        {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": os.getloadavg()[0],
+         "explorer": times, "server_ms": server_ms}, indent=1))
     for description, ms in times.items():
         _report(capsys, f"08_sampling_in_practice (page ready {ready:.1f} s, run all {ran:.1f} s): {description} key press -> "
                         "new canvas pixels", ms)
+    _report(capsys, f"08_sampling_in_practice: the kernel's update for the same moves (load {os.getloadavg()[0]:.1f})",
+            server_ms)
 
 
 def test_tokenizer_playground_updates_token_view(lab, page, capsys):
