@@ -1,18 +1,19 @@
 """Pixels for the live chart, made cheaply: text drawn from cached glyphs, and a fast PNG of a frame.
 
-``livechart.TokenChart`` redraws a few rows per slider move. Profiled on a 2-core VM (matplotlib 3.11.2),
-most of a move went to two things this module cuts:
+``livechart.TokenChart`` redraws a few rows per slider move. Profiled on a 2-core Intel VM (2026-12-07,
+matplotlib 3.11.2, Pillow 13.0), most of a move went to two things this module cuts:
 
 - **Text.** matplotlib 3.11's Agg lays out each string with FreeType and renders every glyph afresh (about
-  1.7 ms per short label; a move redraws up to 15 percentages and the title). The strings are new on most
-  moves, but their glyphs are not: ``TextCache`` keeps each rendered glyph, keyed by font, size, dpi, hinting
-  and its position's fraction of a pixel (FreeType renders a glyph moved by whole pixels to the same
+  1.7 ms per short label there; a move redraws up to 15 percentages and the title). The strings are new on
+  most moves, but their glyphs are not: ``TextCache`` keeps each rendered glyph, keyed by font, size, dpi,
+  hinting and its position's fraction of a pixel (FreeType renders a glyph moved by whole pixels to the same
   bitmap, moved), and each string's layout. The pixels are exactly matplotlib's own; the chart's tests and
   the browser test compare them with a full draw (``savefig``), which never uses the cache.
-- **The frame's PNG.** Pillow tries five row filters per row (about 12-25 ms for a 750 x 575 frame);
-  ``png_bytes`` writes the rows unfiltered through zlib at level 1 (about 2x faster, about as small for a
-  chart that is mostly white).
+- **The frame's PNG.** Pillow tries five row filters on every row (12 ms of the move for a 750 x 575 frame
+  there); ``png_bytes`` writes the rows unfiltered through zlib at level 1: about half the time, and about
+  as small for a chart that is mostly white.
 
+``benchmarks/bench_slider.py`` measures a move with and without both, interleaved in one run.
 It only speeds up what matplotlib would draw: rotated, math or non-antialiased text is drawn by matplotlib.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``plots.py`` draws a new matplotlib figure per call (~100-200 ms), right for static cells. Here one
 figure is drawn once and a slider move only changes artists: bar widths, label text and colour,
-then blits them onto the background saved at the last full draw. In a Jupyter kernel with ipympl
+then redraws only the rows that changed onto the background saved at the last full draw. In a Jupyter kernel with ipympl
 installed the figure sits on ipympl's canvas widget (the canvas that ``%matplotlib widget`` gives),
 with a toolbar that zooms and saves. Elsewhere (tests, scripts, no ipympl) the figure is on a plain
 Agg canvas, and ``png()`` gives the picture. ``chart.figure.savefig(...)`` works on both. No pyplot:
@@ -18,8 +18,10 @@ last frame sent) that the browser lays over the picture it holds; it keeps a sin
 drops a frame when the next arrives before it has loaded, so later diffs were laid over the wrong
 picture and old titles and percentages stayed painted. ``LiveCanvas`` fixes both: drawing, updating
 and encoding hold one lock (no frame from a half-drawn figure), one update sends one frame, and every
-frame is whole (PNG level 1: about the cost of a diff at ipympl's default level), so whichever frames
-the browser drops, the last one it shows is exactly the figure.
+frame is whole (an unfiltered PNG at zlib level 1, ``chartpixels.png_bytes``: cheaper than a diff at
+ipympl's default level), so whichever frames the browser drops, the last one it shows is exactly the figure.
+The texts a move redraws (values, title) come from ``chartpixels.TextCache``'s glyphs: matplotlib's own
+pixels, without FreeType rendering them again on every move.
 """
 from __future__ import annotations
 
