@@ -169,10 +169,10 @@ class TokenChart:
                                     Patch(color=REMOVED, label="removed by the filters")],
                            loc="lower center", ncols=3, fontsize="small", frameon=False)
         for spine in ax.spines.values():
-            spine.set_animated(True)  # drawn over the bars, as a full draw does
+            spine.set_zorder(0.8)  # under the bars (zorder 1), above the grid: part of the background, never redrawn
         # blitted in the order a full draw (and savefig) uses: by zorder, then as added
         self.artists = sorted([*self.model_bars, *self.kept_bars, *self.value_texts, *self.strikes, *self.veils,
-                               self.title, *ax.spines.values()], key=lambda artist: artist.get_zorder())
+                               self.title], key=lambda artist: artist.get_zorder())
         self.rows = [(model, kept, value, strike, veil) for model, kept, value, strike, veil
                      in zip(self.model_bars, self.kept_bars, self.value_texts, self.strikes, self.veils)]
         self._background, self._background_size = None, None
@@ -266,9 +266,8 @@ class TokenChart:
 
     def _blit_changed_rows(self) -> None:
         """Restore from the background only the bands of the rows (and the title) that changed since they
-        were drawn, and draw their artists again, in the order a full draw uses; the left and right spines,
-        which cross every band, are drawn clipped to each restored band. Unchanged rows keep their pixels."""
-        from matplotlib.transforms import Bbox
+        were drawn, and draw their artists again, in the order a full draw uses (the spines lie under the bars, in
+        the background). Unchanged rows keep their pixels."""
         import numpy as np
         drawn_rows, drawn_title = self._drawn
         renderer = self.canvas.get_renderer()
@@ -280,26 +279,12 @@ class TokenChart:
         if self.title.get_text() != drawn_title:
             changed.append(len(self.rows))  # the title's band
         pixels = np.asarray(renderer.buffer_rgba())
-        height = self._background_size[1]
-        spines = [self.ax.spines["left"], self.ax.spines["right"]]
         with self._cached_text(renderer):
             for i in changed:
                 top, bottom = self._bands[i]
                 pixels[top:bottom] = self._background[top:bottom]
-                if i == len(self.rows):
-                    self.title.draw(renderer)
-                    continue
-                band = Bbox.from_extents(0, height - bottom, self._background_size[0], height - top)
-                for artist in sorted([*self.rows[i], *spines], key=lambda artist: artist.get_zorder()):
-                    if artist in spines:
-                        clip = artist.get_clip_box(), artist.get_clip_on()
-                        artist.set_clip_box(band)
-                        artist.set_clip_on(True)
-                        artist.draw(renderer)
-                        artist.set_clip_box(clip[0])
-                        artist.set_clip_on(clip[1])
-                    else:
-                        artist.draw(renderer)
+                for artist in [self.title] if i == len(self.rows) else self.rows[i]:
+                    artist.draw(renderer)
         self.redrawn_rows = len(changed)
         self._drawn = (list(self._wanted), self.title.get_text())
 
