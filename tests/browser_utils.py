@@ -279,16 +279,22 @@ PAINT_WATCH_JS = """([el, timeoutMs]) => { window.__deepcoderWatch = new Promise
   const canvases = new Set(el.querySelectorAll('canvas'));
   const proto = CanvasRenderingContext2D.prototype;
   const drawImage = proto.drawImage, putImageData = proto.putImageData;
+  const send = WebSocket.prototype.send, objectURL = URL.createObjectURL;
   let t0 = performance.now();  // the key press's own time, once it comes (not Playwright's round trip before it)
+  const steps = window.__deepcoderSteps = {};  // when the message left, the frame came, the canvas was painted
   const onKey = event => { t0 = event.timeStamp; window.removeEventListener('keydown', onKey, true); };
   window.addEventListener('keydown', onKey, true);
+  WebSocket.prototype.send = function (...args) { steps.sent ??= performance.now() - t0; return send.apply(this, args); };
+  URL.createObjectURL = function (...args) { steps.frame ??= performance.now() - t0; return objectURL.apply(this, args); };
   let fired = false;
   const restore = () => { proto.drawImage = drawImage; proto.putImageData = putImageData;
+                          WebSocket.prototype.send = send; URL.createObjectURL = objectURL;
                           window.removeEventListener('keydown', onKey, true); };
   const limit = setTimeout(() => { restore(); resolve(null); }, timeoutMs);
   const hit = ctx => {
     if (fired || !canvases.has(ctx.canvas)) return;
     fired = true; clearTimeout(limit); restore();
+    steps.drawn = performance.now() - t0;
     requestAnimationFrame(() => resolve(performance.now() - t0));
   };
   proto.drawImage = function (...args) { const r = drawImage.apply(this, args); hit(this); return r; };
@@ -299,11 +305,18 @@ PAINT_WATCH_JS = """([el, timeoutMs]) => { window.__deepcoderWatch = new Promise
 def time_until_painted(page, target, action, timeout_ms: int = 15_000) -> float | None:
     """Run ``action()`` and return the milliseconds, timed in the page from the key press ``action`` sends (or
     from the start, if it sends none), until a canvas inside ``target`` is painted (drawImage or putImageData)
-    and the next frame is shown; None if nothing was painted.
+    and the next frame is shown; None if nothing was painted. ``paint_steps(page)`` then says when, after the
+    key press, the first message left for the kernel, a frame arrived (ipympl made its image URL) and the canvas
+    was painted.
     The caller checks that the pixels differ afterwards (``fingerprint``), once, outside the timing."""
     page.evaluate(PAINT_WATCH_JS, [target.element_handle(), timeout_ms])
     action()
     return page.evaluate("() => window.__deepcoderWatch")
+
+
+def paint_steps(page) -> dict:
+    """Milliseconds from the last timed key press to: ``sent`` (a message left), ``frame``, ``drawn``."""
+    return page.evaluate("() => window.__deepcoderSteps || {}")
 
 
 def time_until_changed(page, target, action, timeout_ms: int = 15_000) -> float | None:

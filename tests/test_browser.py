@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 from browser_utils import (ARTIFACTS, canvas_pixels, chromium_page, error_outputs, fingerprint, jupyterlab,
-                           open_notebook, require_browser, run_all_cells, screenshot, time_until_changed,
+                           open_notebook, paint_steps, require_browser, run_all_cells, screenshot, time_until_changed,
                            time_until_painted, wait_painted)
 from notebook_utils import NOTEBOOK_DIR, copy_notebooks, has_tag
 
@@ -95,11 +95,12 @@ def _slider(page, description: str):
     return page.locator(".widget-slider", has=label).first
 
 
-def move_slider_and_time(page, description: str, picture, presses: int = 3) -> list[float]:
+def move_slider_and_time(page, description: str, picture, presses: int = 3, steps: list | None = None) -> list[float]:
     """Press ArrowRight on the slider ``presses`` times; milliseconds until the picture changed, each.
 
     A canvas picture is timed to its paint (``time_until_painted``) and then checked to show other pixels;
-    any other picture (an image, SVG) is timed by watching its content change."""
+    any other picture (an image, SVG) is timed by watching its content change. ``steps`` collects each canvas
+    move's ``paint_steps``."""
     handle = _slider(page, description).locator(".noUi-handle").first
     handle.scroll_into_view_if_needed()
     handle.focus()
@@ -110,6 +111,8 @@ def move_slider_and_time(page, description: str, picture, presses: int = 3) -> l
         timer = time_until_painted if on_canvas else time_until_changed
         ms = timer(page, picture, lambda: handle.press("ArrowRight"))
         assert ms is not None, f"the picture did not change after moving the {description} slider"
+        if on_canvas and steps is not None:
+            steps.append(paint_steps(page))
         page.wait_for_timeout(300)  # let trailing redraws settle before the next move
         assert fingerprint(picture) != before, f"moving {description} painted the canvas, but the same pixels"
         times.append(ms)
@@ -183,9 +186,9 @@ def test_sampling_explorer_sliders_change_the_canvas(lab, page, capsys):
     before = fingerprint(figure)
     for description in ("temperature", "top_k", "top_p", "min_p"):
         assert _slider(page, description).count() == 1, f"no slider described {description!r} in the explorer"
-    times = {}
+    times, steps = {}, []
     for description in ("temperature", "top_k"):  # a softer distribution, then tokens removed
-        times[description] = move_slider_and_time(page, description, figure, presses=5)
+        times[description] = move_slider_and_time(page, description, figure, presses=5, steps=steps)
         assert fingerprint(figure) != before, f"moving {description} did not change the canvas"
         before = fingerprint(figure)
     assert_canvas_shows_the_figure(page, lab, figure, notebook, "after_moves")
@@ -198,12 +201,15 @@ def test_sampling_explorer_sliders_change_the_canvas(lab, page, capsys):
     ARTIFACTS.mkdir(exist_ok=True)  # for benchmarks/bench_slider.py, which prints them beside the kernel's figures
     (ARTIFACTS / "browser_times.json").write_text(json.dumps(
         {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": os.getloadavg()[0],
-         "explorer": times, "server_ms": server_ms}, indent=1))
+         "explorer": times, "server_ms": server_ms, "steps": steps}, indent=1))
     for description, ms in times.items():
         _report(capsys, f"08_sampling_in_practice (page ready {ready:.1f} s, run all {ran:.1f} s): {description} key press -> "
                         "new canvas pixels", ms)
     _report(capsys, f"08_sampling_in_practice: the kernel's update for the same moves (load {os.getloadavg()[0]:.1f})",
             server_ms)
+    for step, what in (("sent", "key press -> message sent"), ("frame", "key press -> frame arrived"),
+                       ("drawn", "key press -> drawImage")):
+        _report(capsys, f"08_sampling_in_practice: {what}", [s.get(step, float("nan")) for s in steps])
 
 
 def test_tokenizer_playground_updates_token_view(lab, page, capsys):
