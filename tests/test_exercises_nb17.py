@@ -71,23 +71,27 @@ def test_marker_pieces_wrong(answer, says):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("answer", ["if e > m:", "        if e > m:", "if m < e:", "if e >= m:", "if e > m :\n",
-                                    "if max(e, m) == e:"])
+@pytest.mark.parametrize("answer", ["distance = abs(elem - elem2)", "                distance = abs(elem2 - elem)",
+                                    "distance = max(elem, elem2) - min(elem, elem2)", "distance=abs(elem-elem2)\n",
+                                    "distance = ((elem - elem2) ** 2) ** 0.5"])
 def test_my_middle_right(answer):
     result = nb17.check_my_middle(answer)
     assert result.ok, result.message
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("answer, says", [("if e < m:", "does not pass"), ("pass", "does not pass"),
-                                          ("if e > m:\n    m = e", "must be one line"), ("", "is empty"),
-                                          ("   ", "is empty"), (["if e > m:"], "must be a string"),
-                                          ("if e > m", "does not pass"), ("m = e", "does not pass")])
+@pytest.mark.parametrize("answer, says", [("distance = elem - elem2", "does not pass"), ("pass", "does not pass"),
+                                          ("distance = abs(elem - elem2)\nprint(distance)", "must be one line"),
+                                          ("", "is empty"), ("   ", "is empty"), (["distance = 0"], "must be a string"),
+                                          ("distance = abs(elem - elem2", "does not pass"),
+                                          ("distance = abs(elem + elem2)", "does not pass"), ("distance = 0", "does not pass")])
 def test_my_middle_wrong(answer, says):
     result = nb17.check_my_middle(answer)
     assert not result.ok and says in result.message, result.message
 
 
-def test_hole_task_is_the_comparison_of_max_element():
+def test_hole_task_is_the_distance_line_and_not_in_the_stored_run():
+    from deepcoder_lib import fim
     task = nb17.hole_task()
-    assert task["entry_point"] == "max_element" and task["middle"] == "if e > m:"
+    assert task["entry_point"] == "has_close_elements" and task["middle"] == "distance = abs(elem - elem2)"
+    assert task["problem"] not in {t["problem"] for t in fim.single_line_tasks(40, seed=0)}

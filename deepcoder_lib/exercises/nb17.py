@@ -8,7 +8,7 @@ from . import CheckResult, as_number, failed, not_answered, passed
 SPM_PREFIX = "def mean(xs):\n    total = sum(xs)\n    "
 SPM_SUFFIX = "\n    return average\n"
 QWEN_MARKERS = "<|fim_prefix|><|fim_suffix|><|fim_middle|>"
-HOLE_PROBLEM, HOLE_LINE = 35, 2  # HumanEval/35 max_element, line 2 of the body: the comparison in the loop
+HOLE_PROBLEM, HOLE_LINE = 0, 3  # HumanEval/0 has_close_elements, line 3 of the body (not among the stored run's tasks)
 
 
 def check_spm_prompt(prompt) -> CheckResult:
@@ -87,8 +87,7 @@ def check_my_middle(line) -> CheckResult:
     if "\n" in line.strip("\n"):
         return failed("`my_line` must be one line: the hole is a single line (the suffix already holds the rest).")
     if not line.strip():
-        return failed("`my_line` is empty; an empty hole leaves the `for` loop's body to the suffix's line, which "
-                      "is more indented: write the missing line of code.")
+        return failed("`my_line` is empty: write the missing line of code (the suffix uses what it defines).")
     task = hole_task()
     ok, category, reason = grade_middle(task, line.strip("\n").strip())
     if ok:
