@@ -256,7 +256,14 @@ def complete_middle(server, prefix: str, suffix: str, fmt=None, *, max_tokens: i
         body.update(prompt=fim_prompt(prefix, suffix, fmt), stop=list(get_format(fmt).stops) + list(stop))
     if fmt is None and stop:
         body["stop"] = list(stop)
-    reply = server._call(server.client.completions.create, **body)
+    import openai
+
+    from .server import ServerError
+    try:
+        reply = server.client.completions.create(**body)
+    except openai.APIError as exc:  # connection refused, 4xx, 5xx: one line the learner can act on
+        raise ServerError(f"{server.base_url} did not complete the FIM request ({type(exc).__name__}: {exc}); "
+                          "check that it serves a completions endpoint (/v1/completions)") from None
     choice = reply.choices[0]
     return {"middle": choice.text, "finish_reason": choice.finish_reason,
             "prompt_tokens": reply.usage.prompt_tokens if reply.usage else None, "body": server.last_request}

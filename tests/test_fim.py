@@ -206,3 +206,10 @@ def test_llama_cpp_server_completions_with_a_fim_prompt_and_with_suffix(llama_se
     # three markers goes (its `prefix_token_id: int = 0  # ... TODO: Fix`), whatever the model's FIM tokens are
     n_text = len(smol(PREFIX, add_special_tokens=False)["input_ids"]) + len(smol(SUFFIX, add_special_tokens=False)["input_ids"])
     assert with_suffix["prompt_tokens"] == n_text + 3
+
+
+def test_no_server_is_one_clear_error():
+    from deepcoder_lib import server
+    dead = server.Server("http://127.0.0.1:9/v1", model="x", retries=0, timeout=5)  # nothing listens on port 9
+    with pytest.raises(server.ServerError, match=r"did not complete the FIM request \(APIConnectionError"):
+        fim.complete_middle(dead, PREFIX, SUFFIX, "qwen")
