@@ -14,7 +14,9 @@ compares the stripped line with the masked one. Bands: 95% percentile bootstrap 
 seed 0, 2,000 resamples).
 
 Writes ``benchmarks/fim_results.json`` (figures, machine, date, versions, every knob) and ``fim_rows.csv`` (every
-answer). Run (about 10-15 minutes on 2 shared cores with OMP_NUM_THREADS=1):
+answer). The stored run (2026-12-07) took 1,238 s on 2 cores shared with other jobs (load average 9-10 throughout);
+an 8-task trial the same hour took 270 s of wall time for 77 s of CPU time, so an idle machine should need about
+6-7 minutes for the 40 tasks (an estimate, not measured). Run:
 
     OMP_NUM_THREADS=1 nice .venv/bin/python benchmarks/bench_fim.py            # 40 tasks
     OMP_NUM_THREADS=1 nice .venv/bin/python benchmarks/bench_fim.py --tasks 8  # a quick look (not saved)
