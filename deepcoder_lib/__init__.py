@@ -15,10 +15,10 @@ import importlib
 
 __version__ = "0.1.0"
 __all__ = ["adapters", "bottleneck", "bpe", "catalog", "checks", "course", "decoding", "doctor", "evaluation",
-           "evaluation_cli", "exercises", "explorer", "extract", "generation", "humaneval", "inputs", "interface",
-           "livechart", "local", "lora_configs", "loss", "models", "passk", "playground", "plots", "prepare", "prompts",
-           "sampling", "sandbox", "sandbox_bwrap", "sandbox_tree", "search", "server", "stepper", "tokens", "torchbuild",
-           "twins", "webcheck"]
+           "evaluation_cli", "exercises", "explorer", "extract", "fim", "generation", "humaneval", "inputs",
+           "interface", "livechart", "local", "lora_configs", "loss", "models", "passk", "playground", "plots",
+           "prepare", "prompts", "sampling", "sandbox", "sandbox_bwrap", "sandbox_tree", "search", "server", "stepper",
+           "tokens", "torchbuild", "twins", "webcheck"]
 
 
 def __getattr__(name):
