@@ -241,10 +241,36 @@ class FormatLogitsProcessor(LogitsProcessor):
         return scores.masked_fill(~keep, -float("inf"))
 
 
+def parses(text: str) -> bool:
+    """True when ``json.loads(text)`` succeeds."""
+    import json
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def removed_mass(scores_before: torch.Tensor, scores_after: torch.Tensor) -> float:
     """The probability mass a processor removed: the softmax mass of the tokens it set to -inf."""
     probs = torch.softmax(torch.as_tensor(scores_before).float().reshape(-1), dim=-1)
     return float(probs[torch.isinf(torch.as_tensor(scores_after).reshape(-1))].sum())
+
+
+RESULTS_FILE = "constrained_results.json"  # in benchmarks/, written by benchmarks/bench_constrained.py
+
+
+def load_results(path=None) -> dict:
+    """The stored run of ``benchmarks/bench_constrained.py``: parse rates and tokens per second of the embedded model
+    unconstrained, with the course's processor and with xgrammar, with its machine, date, load and settings."""
+    import json
+    from pathlib import Path
+
+    path = Path(path) if path is not None else Path(__file__).resolve().parents[1] / "benchmarks" / RESULTS_FILE
+    if not path.is_file():
+        raise ValueError(f"`path` {str(path)!r} does not exist; run `python benchmarks/bench_constrained.py` "
+                         "(a few minutes) to measure it")
+    return json.loads(path.read_text())
 
 
 PALETTE = {"kept": "#0072B2", "overruled": "#E69F00"}  # Okabe-Ito blue and orange, plus a hatch for the second

@@ -202,3 +202,42 @@ def test_the_class_server_constrains_json_and_grammars(llama_server):
                 response_format={"type": "json_schema", "json_schema": {"name": "language", "schema": SCHEMA}})
     finally:
         srv.close()
+
+
+def test_parses():
+    assert constrained.parses('{"a": 1}') and constrained.parses("7")
+    assert not constrained.parses("{'a': 1}") and not constrained.parses("") and not constrained.parses('{"a": 1')
+
+
+def test_stored_results_say_where_they_came_from_and_agree_with_their_answers():
+    """benchmarks/constrained_results.json: machine, date, load, versions and knobs; every rate recomputed from the
+    stored answers; both constrained ways parsed and matched the schema every time (the unconstrained rate is only
+    measured: it is the model's, not asserted here)."""
+    import importlib.metadata as md
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_constrained import REQUESTS as BENCH_REQUESTS, matches_schema
+
+    stored = constrained.load_results()
+    machine = stored["machine"]
+    assert stored["date"] and machine["cpu"] and len(machine["load_average_at_start"]) == 3
+    assert machine["xgrammar"] == md.version("xgrammar") and machine["transformers"] == md.version("transformers")
+    assert stored["decoding"]["do_sample"] is False and stored["decoding"]["max_new_tokens"] > stored[
+        "course_format_max_chars"]
+    for way, summary in stored["summary"].items():
+        rows = [a for a in stored["answers"] if a["way"] == way]
+        assert [a["request"] for a in rows] == BENCH_REQUESTS
+        assert summary["parse_rate"] == sum(matches_schema(a["text"])[0] for a in rows) / len(rows)
+        assert summary["schema_rate"] == sum(matches_schema(a["text"])[1] for a in rows) / len(rows)
+        tokens, seconds = sum(a["new_tokens"] for a in rows), sum(a["seconds"] for a in rows)
+        assert summary["tokens_per_s"] == pytest.approx(tokens / seconds, rel=0.01)
+    assert stored["summary"]["course processor"]["schema_rate"] == 1.0
+    assert stored["summary"]["xgrammar"]["schema_rate"] == 1.0
+    assert 0.0 <= stored["summary"]["unconstrained"]["parse_rate"] <= 1.0
+
+
+def test_load_results_names_a_missing_file(tmp_path):
+    with pytest.raises(ValueError, match="`path`.*bench_constrained.py"):
+        constrained.load_results(tmp_path / "nothing.json")

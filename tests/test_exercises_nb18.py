@@ -128,8 +128,7 @@ class ByCloneAndFill:
 
 @pytest.mark.parametrize("cls", [ByIndexing, ByMask, ByCloneAndFill])
 def test_digits_then_stop_right(cls, strings, model):
-    result = nb18.check_digits_then_stop(cls, nb18.digit_ids(strings), model.generation_config.eos_token_id,
-                                         len(strings))
+    result = nb18.check_digits_then_stop(cls, strings, model.generation_config.eos_token_id)
     assert result and "can end" in result.message, result
 
 
@@ -195,13 +194,12 @@ class LetsLettersThrough(ByIndexing):
     (Raises, "raised TypeError"), (LetsLettersThrough, "other than digits"),
     (ByIndexing([1], 2, 3), "not an instance"), (3, "Pass the class itself")])
 def test_digits_then_stop_wrong(answer, says, strings, model):
-    result = nb18.check_digits_then_stop(answer, nb18.digit_ids(strings), model.generation_config.eos_token_id,
-                                         len(strings))
+    result = nb18.check_digits_then_stop(answer, strings, model.generation_config.eos_token_id)
     assert not result and result.answered and says in result.message, result
 
 
 def test_digits_then_stop_placeholder(strings, model):
-    result = nb18.check_digits_then_stop(..., nb18.digit_ids(strings), 2, len(strings))
+    result = nb18.check_digits_then_stop(..., strings, 2)
     assert not result.answered and "EOS" not in result.message
 
 

@@ -86,10 +86,10 @@ def check_digits_only(digits_mask, removed, logits, strings) -> CheckResult:
                   "mask removes.")
 
 
-def check_digits_then_stop(processor_class, digit_token_ids, eos_id: int, vocab_size: int) -> CheckResult:
-    """``processor_class(digit_ids, eos_id, prompt_length)`` must keep the digit tokens' scores, mask every other
-    token with -inf, allow EOS (with its own score) once at least one token was written, and not change the
-    scores it gets."""
+def check_digits_then_stop(processor_class, strings, eos_id: int) -> CheckResult:
+    """``processor_class(digit_ids, eos_id, prompt_length)`` must keep the digit tokens' scores (the tokens of
+    ``strings`` made only of 0-9), mask every other token with -inf, allow EOS (with its own score) once at least
+    one token was written, and not change the scores it gets."""
     if processor_class is ...:
         return not_answered("`DigitsThenStop`", "your class")
     if not isinstance(processor_class, type) and not callable(processor_class):
@@ -97,7 +97,7 @@ def check_digits_then_stop(processor_class, digit_token_ids, eos_id: int, vocab_
     if not isinstance(processor_class, type):
         return failed("Pass the class, not an instance: the check builds its own with "
                       "DigitsThenStop(digit_ids, eos_id, prompt_length).")
-    digits = list(digit_token_ids)
+    digits, vocab_size = digit_ids(strings), len(strings)
     generator = torch.Generator().manual_seed(18)
     scores = torch.randn(1, vocab_size, generator=generator)
     before = scores.clone()
