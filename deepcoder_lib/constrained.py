@@ -294,7 +294,8 @@ def plot_removed_mass(removed, chosen_labels, overruled, ax=None, title: str | N
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
     ax.legend(unique.values(), unique.keys(), loc="upper right", fontsize=8)
-    ax.set_xticks(range(len(removed)), chosen_labels, rotation=60, fontsize=8, family="monospace")
+    ax.set_xticks(range(len(removed)), chosen_labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=8,
+                  family="monospace")
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("generation step (the token written under the constraint)")
     ax.set_ylabel("probability mass removed")
