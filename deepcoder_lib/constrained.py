@@ -303,9 +303,12 @@ def plot_removed_mass(removed, chosen_labels, overruled, ax=None, title: str | N
     return ax
 
 
-def grammar_processor(tokenizer, vocab_size: int, *, json_schema=None, ebnf: str | None = None):
+def grammar_processor(tokenizer, vocab_size: int, *, json_schema=None, ebnf: str | None = None,
+                      any_whitespace: bool = False):
     """An xgrammar ``LogitsProcessor`` for a JSON schema (a dict or a JSON string) or an EBNF grammar.
 
+    ``any_whitespace=False`` (the default here, not xgrammar's) writes JSON as ``json.dumps`` does, so that the
+    whitespace between tokens cannot run on until ``max_new_tokens`` (a weak model fills it with newlines).
     Make a new one for every ``generate`` call: it remembers the tokens it has seen."""
     import json
 
@@ -316,7 +319,7 @@ def grammar_processor(tokenizer, vocab_size: int, *, json_schema=None, ebnf: str
     vocab_size = positive_int(vocab_size, "vocab_size", "model.config.vocab_size")
     if json_schema is not None:
         text = json_schema if isinstance(json_schema, str) else json.dumps(json_schema)
-        compiled = _compiler(tokenizer, vocab_size).compile_json_schema(text)
+        compiled = _compiler(tokenizer, vocab_size).compile_json_schema(text, any_whitespace=any_whitespace)
     else:
         compiled = _compiler(tokenizer, vocab_size).compile_grammar(ebnf)
     return xgr.contrib.hf.LogitsProcessor(compiled)

@@ -12,7 +12,8 @@ from deepcoder_lib.constrained import Format, Run
 from deepcoder_lib.inputs import prepare_batch, prepare_inputs
 
 FIELDS = {"name": "string", "year": "integer"}
-SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "year": {"type": "integer"}},
+SCHEMA = {"type": "object",
+          "properties": {"name": {"type": "string", "maxLength": 24}, "year": {"type": "integer"}},
           "required": ["name", "year"], "additionalProperties": False}
 REQUESTS = ["Give the name and release year of the Python language as JSON with keys name and year.",
             "Reply in JSON with keys name and year: who created Linux, and when?",

@@ -231,7 +231,8 @@ def test_allowed_count_complete_text_counts_eos(table):
 
 
 def test_allowed_count_wrong(fmt, table, count):
-    inside = sum(1 for i in constrained.allowed_ids(fmt, table, fmt.walk(fmt.start, TEXT)) if '"' not in table.strings[i])
+    allowed = constrained.allowed_ids(fmt, table, fmt.walk(fmt.start, TEXT))
+    inside = sum(1 for i in allowed if '"' not in table.strings[i])
     for answer, says in [(len(table), "whole vocabulary"), (inside, "closes it"), (count + 1, "EOS"),
                          (count - 7, "Not "), (-1, "cannot be a count"), (count + 0.5, "whole number"),
                          ("many", "whole number")]:
