@@ -1,6 +1,8 @@
 # Answers for notebooks/19_run_the_tests.ipynb (scripts/make_solutions.py builds solutions/19_run_the_tests.ipynb)
 
 # %% r19-ex1
+for name, answers in TABLE.items():
+    print(name, "  ".join(f"({'✓' if p else '✗'} public, {'✓' if h else '✗'} hidden)" for p, h in answers))
 # the first answer with public ✓ in each task (none: the first answer), then its hidden verdict:
 # A keeps answer 1 (hidden ✓), B none passes -> answer 0 (✗), C answer 0 (✗), D answer 0 (✗), E answer 0 (✓)
 reranked = 2 / 5
