@@ -124,7 +124,8 @@ def public_examples(prompt: str, entry_point: str) -> list[Example]:
 
 
 # Runs inside the sandbox: load the answer as the grader does (prompt.py, then solution.py), evaluate each call,
-# compare with the expected value (equal, or floats within 1e-6), write one JSON record per example to the
+# compare with the expected value (equal; floats within 1e-6; a list and a tuple by their items, as prompts write
+# either for a sequence), write one JSON record per example to the
 # result channel (judge_runtime.start: what the answer prints goes to stderr, never among the records).
 _PUBLIC = r'''
 def _main():

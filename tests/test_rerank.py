@@ -199,3 +199,16 @@ def test_stored_run_records_how_it_was_made_and_its_figures():
     assert {r["task"] for r in rows} == set(info["tasks"])
     assert all(public_examples(TASKS[t]["prompt"], TASKS[t]["entry_point"]) for t in info["tasks"])
     assert (STORED / "rerank_humaneval.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("body, expected, ok", [
+    ("return [1, 2]", "(1, 2)", True),      # a sequence by its items: prompts write lists and tuples loosely
+    ("return 0.1 + 0.2", "0.3", True),      # floats within 1e-6
+    ("return 2.0", "2", True),
+    ("return 1", "True", False),            # 1 == True in Python, but the example shows a bool
+    ("return '1'", "1", False),
+    ("return [1, [2]]", "[1, [2.0000001]]", True),
+])
+def test_how_values_compare(body, expected, ok):
+    task = {"prompt": "", "entry_point": "f"}
+    assert run_public(task, f"def f():\n    {body}\n", [Example("f()", expected)]).passed is ok
