@@ -86,11 +86,18 @@ def class_hub(tmp: Path, password: str):
         wait_answering(f"http://127.0.0.1:{port}/hub/api", process, log)
         yield f"http://127.0.0.1:{port}", log
     finally:
-        process.terminate()  # the hub stops every student's server on its way out
+        try:  # the hub stops every student's server on its way out; a server still starting may outlive it
+            spawned = psutil.Process(process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            spawned = []
+        process.terminate()
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
+        for child in spawned:  # so nothing a failed run started keeps running after the test
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
         shutil.copy(log, ARTIFACTS / "hub.log") if ARTIFACTS.is_dir() else None
 
 
