@@ -6,11 +6,11 @@ from pathlib import Path
 
 from . import CheckResult, as_number, failed, not_answered, passed
 
-LAST_NOTEBOOK = 16  # the course map in notebook 00 lists 01 to 16 (a test counts notebooks/)
+LAST_NOTEBOOK = 19  # the course map in notebook 00 lists 01 to 19 (a test counts notebooks/)
 
 
 def check_first_exercise(answer) -> CheckResult:
-    """The warm-up: how many notebooks follow this one (01 to 16)?"""
+    """The warm-up: how many notebooks follow this one (01 to 19)?"""
     answer = as_number(answer, "`answer`", "3", whole=True)
     if isinstance(answer, CheckResult):
         return answer
