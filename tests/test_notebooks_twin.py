@@ -16,7 +16,7 @@ from notebook_utils import NOTEBOOK_DIR, errors_shown, execute_notebook, has_tag
 # loading; generation (the loop; streaming and speed; decoding as search); sampling (the knobs; the explorer);
 # running code safely, measuring code, logits and loss; big models; LoRA; adapters in practice; quantized and
 # other adapters
-ON_TWIN = ("03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15")
+ON_TWIN = ("03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15", "17", "18", "19")
 TWIN_BUDGET_S = 300
 NOTEBOOKS = [p for p in sorted(NOTEBOOK_DIR.glob("*.ipynb")) if notebook_number(p) in ON_TWIN]
 
