@@ -8,7 +8,9 @@ HumanEval's 164 problems are run once, greedily (about 8 minutes on 2 idle cores
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -37,7 +39,6 @@ def cpu_name() -> str:
 def write_run_info(csv_path: str | Path, argv: list[str], **extra) -> Path:
     """``<csv>.json`` beside a results CSV: the command, date, machine and versions that produced it."""
     import datetime
-    import os
     import platform
 
     import torch
@@ -52,6 +53,33 @@ def write_run_info(csv_path: str | Path, argv: list[str], **extra) -> Path:
     path = Path(csv_path).with_suffix(".json")
     path.write_text(json.dumps(info, indent=1) + "\n")
     return path
+
+
+def log_requests(server) -> list[dict]:
+    """A list that fills with the decoding part of every request ``server`` sends from now on (the body without
+    its messages): what reached the server, for the record of a run (``sent_summary``)."""
+    sent: list[dict] = []
+
+    def hook(request) -> None:
+        if request.method == "POST":
+            body = json.loads(request.content or b"{}")
+            sent.append({key: value for key, value in body.items() if key != "messages"})
+    server.http.event_hooks["request"].append(hook)
+    return sent
+
+
+def sent_summary(sent: list[dict]) -> dict:
+    """The requests a run sent, grouped: each distinct set of knobs with how many requests sent it, and the range
+    of the two that change from request to request: ``seed`` (one per answer) and ``n`` (the answers still
+    missing; llama.cpp's server ignores it and sends one). A range is None when no request named it."""
+    groups: dict[str, int] = {}
+    for body in sent:
+        key = json.dumps({k: v for k, v in body.items() if k not in ("seed", "n")}, sort_keys=True)
+        groups[key] = groups.get(key, 0) + 1
+    ranges = {name: [min(b[name] for b in sent if name in b), max(b[name] for b in sent if name in b)]
+              if any(name in b for b in sent) else None for name in ("seed", "n")}
+    return {"requests": len(sent), "bodies": [{"requests": count, **json.loads(key)} for key, count in groups.items()],
+            **ranges}
 
 
 def _numbers(args, name: str, kind):
@@ -121,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["evaluate"]:
         argv = argv[1:]
     args, ks, temperatures, tasks = parse(argv)
+    load_at_start = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     if args.server is not None:
         model, tokenizer = connect(args.server), None  # evaluate() takes a server as it takes a model
+        sent = log_requests(model)
     else:
         model, tokenizer = load(args.checkpoint)  # on the course's device (course.device_settings)
     started = time.time()
@@ -134,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.checkpoint or 'the embedded model'} ({course.from_pretrained_call()}, {model.dtype} on {model.device})")
     decoding = {f"temperature {t}": decoding_for(t, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
                                                  seed=args.seed).as_dict() for t in temperatures}
-    info = write_run_info(args.output, argv, seconds=round(time.time() - started), answered_by=answered_by,
-                          decoding=decoding)
+    extra = {"sent": sent_summary(sent), "openai": importlib.metadata.version("openai")} if args.server else {}
+    info = write_run_info(args.output, argv, seconds=round(time.time() - started), load_average_at_start=load_at_start,
+                          answered_by=answered_by, decoding=decoding, **extra)
     print(f"and how they were made to {info}")
     print(f"{args.suite}: {len(tasks)} tasks, n={args.n}; pass@k [95% bootstrap band over tasks]")
     print(f"{'style':<8} {'temperature':>11} " + " ".join(f"{'pass@' + str(k):>22}" for k in ks))
