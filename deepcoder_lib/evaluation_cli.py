@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 from . import course
+from .checks import positive_int, whole_number
+from .decoding import check_temperature, check_top_p
 from .evaluation import PROMPT_STYLES, SUITES, decoding_for, evaluate, load_tasks, summarize, write_csv
 from .models import load
 from .passk import samples_needed
@@ -114,19 +116,18 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[int], list[float], 
         if getattr(args, name) is None:
             setattr(args, name, value)
     try:
-        ks, temperatures = _numbers(args, "-k", int), _numbers(args, "--temperatures", float)
-        if args.n < 1:
-            raise ValueError(f"`-n` must be at least 1, got {args.n}")
-        if min(ks) < 1:
-            raise ValueError(f"every `-k` must be at least 1, got -k {args.k}")
+        # the library's own checks, named as typed here: the same rules as decoding.Decoding and evaluate()
+        ks = [positive_int(k, "-k", "pass@k needs k >= 1, e.g. -k 1,5") for k in _numbers(args, "-k", int)]
+        temperatures = [check_temperature(t, "--temperatures") for t in _numbers(args, "--temperatures", float)]
+        positive_int(args.n, "-n", "answers per task and temperature, e.g. -n 10")
         short = [k for k in ks if args.n < samples_needed(k)]
         if short:
             raise ValueError(f"`-k` {short[0]} needs `-n` >= {samples_needed(short[0])} (pass@k is reported only "
                              f"with n >= 2k answers per task), got -n {args.n}")
-        if not 0 < args.top_p <= 1:
-            raise ValueError(f"`--top-p` must be in (0, 1], got {args.top_p}; 1.0 switches top-p off")
-        if min(temperatures) < 0:
-            raise ValueError(f"every `--temperatures` value must be >= 0, got {args.temperatures}; 0 means greedy")
+        check_top_p(args.top_p, "--top-p")
+        positive_int(args.max_new_tokens, "--max-new-tokens", "it counts only the new tokens, e.g. 192")
+        positive_int(args.batch_size, "--batch-size", "sequences per generate call, e.g. 16")
+        whole_number(args.seed, "--seed", minimum=0, hint="any whole number, e.g. 0")
         bad = [s for s in args.styles.split(",") if s not in PROMPT_STYLES]
         if bad:
             raise ValueError(f"`--styles` must come from {PROMPT_STYLES}, got {bad[0]!r}")

@@ -163,8 +163,14 @@ def test_plot_pass_at_k():
     (["-n", "4", "-k", "1,2,3"], "`-k` 3 needs `-n` >= 6"),
     (["-k", "one"], "`-k` must be comma-separated ints, got 'one'"),
     (["--temperatures", "0,warm"], "`--temperatures` must be comma-separated floats, got '0,warm'"),
-    (["--temperatures", "-1"], "every `--temperatures` value must be >= 0, got -1; 0 means greedy"),
-    (["-n", "0"], "`-n` must be at least 1, got 0"),
+    (["--temperatures", "-1"], "`--temperatures` must be a finite number >= 0, got -1.0; use 1.0 to leave"),
+    (["--temperatures", "0,inf"], "`--temperatures` must be a finite number >= 0, got inf"),
+    (["-n", "0"], "`-n` must be a positive whole number, got 0; answers per task and temperature"),
+    (["-k", "0"], "`-k` must be a positive whole number, got 0; pass@k needs k >= 1"),
+    (["--max-new-tokens", "0"], "`--max-new-tokens` must be a positive whole number, got 0"),
+    (["--batch-size", "-2"], "`--batch-size` must be a positive whole number, got -2"),
+    (["--seed", "-1"], "`--seed` must be a whole number >= 0, got -1"),
+    (["--top-p", "0"], "`--top-p` must be in (0, 1], got 0.0; use 1.0 to switch top-p off"),
     (["--styles", "fancy"], "`--styles` must come from ('plain', 'system', 'example'), got 'fancy'"),
     (["--suite", "mbpp"], "argument --suite: invalid choice: 'mbpp'"),
     (["--tasks", "nope"], "unknown task(s) ['nope']; the tasks are: celsius_to_fahrenheit"),
@@ -172,7 +178,7 @@ def test_plot_pass_at_k():
                                                           "HumanEval/0"),
     (["--suite", "humaneval", "--tasks", "500:"], "`--tasks` 500: selects no task of suite 'humaneval'"),
     (["--suite", "humaneval", "--tasks-dir", "x"], "`--tasks-dir` is for the course suite"),
-    (["--top-p", "1.5"], "`--top-p` must be in (0, 1], got 1.5"),
+    (["--top-p", "1.5"], "`--top-p` must be in (0, 1], got 1.5; use 1.0 to switch top-p off"),
     (["--server", "http://x:1/v1", "--checkpoint", "smollm2"], "`--server` and `--checkpoint` both given"),
 ])
 def test_cli_argument_errors(argv, message, capsys):
@@ -222,7 +228,7 @@ def test_sampling_is_seeded_and_varied(model, tokenizer):
     first = generate_answers(model, tokenizer, chats, n=3, temperature=1.2, max_new_tokens=10, seed=1)
     again = generate_answers(model, tokenizer, chats, n=3, temperature=1.2, max_new_tokens=10, seed=1)
     assert first == again and len(set(first[0])) > 1
-    with pytest.raises(ValueError, match="`temperature` must be >= 0, got -1.0; 0 means greedy"):
+    with pytest.raises(ValueError, match="`temperature` must be a finite number >= 0, got -1; use 1.0"):
         generate_answers(model, tokenizer, chats, temperature=-1)
 
 
