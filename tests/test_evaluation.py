@@ -276,3 +276,15 @@ def test_pi_as_3_14_is_accepted_the_same_way_everywhere():
     # 3.14 is 0.051% off pi: within the 0.1% every circle task allows (Flask/HTML checks: rel_tol=1e-3)
     assert check_answer(CIRCLE, "```python\ndef circle_area(r):\n    return 3.14 * r * r\n```").passed
     assert not check_answer(CIRCLE, "```python\ndef circle_area(r):\n    return 3.1 * r * r\n```").passed
+
+
+def test_sent_summary_groups_the_requests_a_run_sent():
+    """The record of a server run: each distinct request body (without messages) once, with its count; seed and
+    n, which change from request to request, as ranges."""
+    greedy = {"model": "m", "max_tokens": 8, "temperature": 0.0, "top_p": 1.0, "top_k": 0}
+    sampled = {**greedy, "temperature": 0.8, "top_p": 0.95}
+    sent = [{**greedy, "seed": 0}, {**greedy, "seed": 16}, {**sampled, "seed": 3, "n": 20}, {**sampled, "seed": 4, "n": 19}]
+    assert evaluation_cli.sent_summary(sent) == {
+        "requests": 4, "bodies": [{"requests": 2, **greedy}, {"requests": 2, **sampled}], "seed": [0, 16], "n": [19, 20]}
+    assert evaluation_cli.sent_summary([greedy]) == {"requests": 1, "bodies": [{"requests": 1, **greedy}],
+                                                     "seed": None, "n": None}

@@ -142,6 +142,12 @@ def test_evaluate_command_line_with_a_server(llama_server, tmp_path):
     assert [r["task"] for r in rows] == ["reverse_string"]
     info = json.loads(out.with_suffix(".json").read_text())
     assert "--server" in info["command"] and MODEL_ALIAS in info["answered_by"] and "cores" in info["machine"]
+    # what reached the server: one greedy request (sent again if the client retried it), every knob stated
+    tries = info["sent"]["requests"]
+    assert info["sent"] == {"requests": tries, "seed": [0, 0], "n": None, "bodies": [
+        {"requests": tries, "model": MODEL_ALIAS, "max_tokens": 192, "temperature": 0.0, "top_p": 1.0, "top_k": 0,
+         "min_p": 0.0, "repeat_penalty": 1.0, "repetition_penalty": 1.0}]}
+    assert info["decoding"]["temperature 0.0"]["repetition_penalty"] == 1.0 and len(info["load_average_at_start"]) == 3
 
 
 # ---- the server's decoding, stated -------------------------------------------------------------------------
