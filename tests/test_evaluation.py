@@ -288,3 +288,14 @@ def test_sent_summary_groups_the_requests_a_run_sent():
         "requests": 4, "bodies": [{"requests": 2, **greedy}, {"requests": 2, **sampled}], "seed": [0, 16], "n": [19, 20]}
     assert evaluation_cli.sent_summary([greedy]) == {"requests": 1, "bodies": [{"requests": 1, **greedy}],
                                                      "seed": None, "n": None}
+
+
+@pytest.mark.slow
+def test_greedy_copies_are_graded_once(model, tokenizer, monkeypatch):
+    """Greedy gives one answer n times: evaluate runs it in the sandbox once and copies the verdict to each row."""
+    calls = []
+    real = evaluation.check_answer
+    monkeypatch.setattr(evaluation, "check_answer", lambda task, answer, **kw: calls.append(answer) or real(task, answer, **kw))
+    rows = evaluation.evaluate(model, tokenizer, [CIRCLE], temperatures=(0.0,), n=3, max_new_tokens=24)
+    assert len(rows) == 3 and len({r["answer"] for r in rows}) == 1 and len(calls) == 1
+    assert len({(r["passed"], r["category"], r["reason"]) for r in rows}) == 1
