@@ -14,8 +14,15 @@ range), with the machine, date, versions, load averages, seconds and command. Be
 compares the new answers with the stored run it replaces (``compared_with_previous``: answers that changed,
 passes before and after). Notebook 10 reads these files.
 
-    nice .venv/bin/python benchmarks/bench_server_runs.py              # both, ~10-40 min on 2 cores
+One server thread by default: on the shared 2-core machine (2026-12-07, load ~9) a 128-token answer took 10 s with
+one thread and did not come within 300 s with two, whose threads wait for each other. The thread count does not
+change the tokens: the old unstated request sent to a one-thread server gave the stored two-thread answers again
+(4 of 4 course tasks checked). Measured 2026-12-07 at load 2-11: HumanEval 2182 s, the sweep's greedy part 534 s
+(3.5 min of it grading one answer 20 times, which evaluate no longer does).
+
+    nice .venv/bin/python benchmarks/bench_server_runs.py              # both (an hour or more on 2 busy cores)
     nice .venv/bin/python benchmarks/bench_server_runs.py --only sweep # one of them
+    nice .venv/bin/python benchmarks/bench_server_runs.py --work runs/ # keep each finished run; rerun to resume
 """
 from __future__ import annotations
 
@@ -193,6 +200,20 @@ def plot(summary: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def main() -> list[dict]:
+    """For run_all.py: the stored runs' figures as rows (remaking them takes an hour here: run this script)."""
+    from deepcoder_lib.evaluation import read_csv, summarize
+
+    rows = []
+    for name, ks in (("humaneval_server", (1,)), ("sweep_course", (1, 5, 10))):
+        info = json.loads((HERE / f"{name}.json").read_text())
+        dates = info.get("date") or ", ".join(r["date"] for r in info.get("runs", []))
+        for r in summarize(read_csv(HERE / f"{name}.csv"), ks=ks):
+            rows.append({"what": f"{name} (stored, {dates[:10]})", "temperature": r["temperature"],
+                         "tasks": r["tasks"], "n": r["n"], **{f"pass@{k}": r[f"pass@{k}"] for k in ks}})
+    return rows
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("humaneval", "sweep"), help="make only one of the two stored runs")
@@ -200,7 +221,7 @@ if __name__ == "__main__":
     parser.add_argument("--tasks", nargs="*", help="only these tasks (names or slices such as 0:2) of each suite: "
                         "a quick look; give --out another folder then")
     parser.add_argument("--threads", type=int, default=1, help="the server's --n_threads (default 1: on a shared "
-                        "2-core machine two threads wait for each other: 128 tokens took 10 s with one, over 300 s with two)")
+                        "2-core machine two threads wait for each other; see the module docstring)")
     parser.add_argument("--work", type=Path, help="keep each run's CSV and JSON in this folder, and keep the runs "
                         "already finished there (resume an interrupted remake); default: a temporary folder")
     args = parser.parse_args()
