@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from .bottleneck import load_bottleneck_adapter  # noqa: F401  (public here: Astraios' parallel adapter)
-from .checks import positive_int
+from .checks import positive_int, whole_number
 from .inputs import has_chat_template, input_device, pad_id, prepare_inputs
 from .decoding import Decoding
 from .local import generate_kwargs, prompt_for
@@ -128,9 +128,8 @@ def train_lora(peft_model, tokenizer, rows: list[dict], *, steps: int = 24, batc
     import torch
     from tqdm.auto import tqdm
 
-    if not isinstance(start_step, int) or isinstance(start_step, bool) or not 0 <= start_step < max(int(steps), 1):
-        raise ValueError(f"`start_step` must be a whole number from 0 to steps - 1, got {start_step!r}; "
-                         "it counts the steps already taken")
+    whole_number(start_step, "start_step", minimum=0, maximum=max(int(steps), 1) - 1,
+                 hint="it counts the steps already taken, from 0 to steps - 1")
     batches = training_batches(tokenizer, rows, steps=steps, batch_size=batch_size, seed=seed)[start_step:]
     if optimizer is None:
         optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=learning_rate)

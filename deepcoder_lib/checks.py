@@ -1,11 +1,43 @@
-"""Argument checks shared by the library: one rule for "a whole number in a range", one wording.
+"""Argument checks shared by the library: one rule for "a number", "a positive number" and "a whole number in a
+range", one wording.
 
 Bad input gets a ``ValueError`` that names the argument, echoes the value and says what to do. No torch and
 no other course module is imported here, so every module (the torch-free server client included) can use it.
+The decoding knobs' own rules (temperature, top_k, top_p, min_p, the repetition penalty) are built on these in
+``decoding.py``.
 """
 from __future__ import annotations
 
+import math
 import numbers
+
+
+def number(value, name: str, hint: str = "") -> float:
+    """``value`` as a float if it is a real number (Python, numpy, a one-element torch tensor); else a ValueError.
+
+    Bools, strings and NaN are not numbers here: ``"0.5"`` from a text box is refused, not read.
+
+    >>> number(0.5, "top_p")
+    0.5
+    """
+    message = f"`{name}` must be a number, got {value!r}" + (f"; {hint}" if hint else "")
+    if isinstance(value, (bool, str, bytes)):
+        raise ValueError(message)
+    try:
+        result = float(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(message) from None
+    if math.isnan(result):
+        raise ValueError(message)
+    return result
+
+
+def positive_number(value, name: str, hint: str = "") -> float:
+    """``value`` as a float if it is a finite number > 0; else a ValueError naming ``name``."""
+    result = number(value, name, hint)
+    if not 0 < result < math.inf:
+        raise ValueError(f"`{name}` must be a positive number, got {value!r}" + (f"; {hint}" if hint else ""))
+    return result
 
 
 def whole_number(value, name: str, *, minimum: int = 1, maximum: int | None = None, hint: str = "") -> int:

@@ -12,21 +12,54 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
-from .checks import positive_int, whole_number
+from .checks import number, positive_int, positive_number, whole_number
 
 # generate()-style keyword arguments that ``from_generate_kwargs`` understands; anything else is an error naming it
 GENERATE_NAMES = ("do_sample", "max_new_tokens", "temperature", "top_p", "top_k", "min_p", "repetition_penalty",
                   "seed", "stop_strings", "stop", "pad_token_id")
 
 
-def _real(value, name: str, hint: str) -> float:
-    try:
-        number = float(value)  # Python, numpy and one-element torch numbers
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a number, got {value!r}; {hint}") from None
-    if isinstance(value, bool) or math.isnan(number):
-        raise ValueError(f"`{name}` must be a number, got {value!r}; {hint}")
-    return number
+# ---- one rule per knob: ``Decoding``, the sampling maths (sampling.py), the sliders and the command line use these
+# (``name`` is how the caller spells the argument, e.g. "--top-p" on the command line)
+
+def check_temperature(value, name: str = "temperature") -> float:
+    """A finite number >= 0 as a float (0 means greedy)."""
+    hint = "use 1.0 to leave the logits unchanged, below 1 to sharpen, above 1 to flatten, 0 for greedy"
+    t = number(value, name, hint)
+    if not 0.0 <= t < math.inf:
+        raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}; {hint}")
+    return t
+
+
+def check_top_k(value, name: str = "top_k") -> int:
+    """A whole number >= 0 as an int (0 switches top-k off); 3.0 from a slider is 3."""
+    hint = "use 0 to switch top-k off"
+    k = number(value, name, hint)
+    return whole_number(int(k) if k.is_integer() else value, name, minimum=0, hint=hint)
+
+
+def check_top_p(value, name: str = "top_p") -> float:
+    """A number in (0, 1] as a float (1 switches top-p off)."""
+    hint = "use 1.0 to switch top-p off"
+    p = number(value, name, hint)
+    if not 0.0 < p <= 1.0:
+        extra = f" ({name}=0 would keep nothing; for greedy use temperature=0 or top_k=1)" if p == 0 else ""
+        raise ValueError(f"`{name}` must be in (0, 1], got {value!r}; {hint}{extra}")
+    return p
+
+
+def check_min_p(value, name: str = "min_p") -> float:
+    """A number in [0, 1] as a float (0 switches min-p off)."""
+    hint = "use 0.0 to switch min-p off"
+    m = number(value, name, hint)
+    if not 0.0 <= m <= 1.0:
+        raise ValueError(f"`{name}` must be in [0, 1], got {value!r}; {hint}")
+    return m
+
+
+def check_repetition_penalty(value, name: str = "repetition_penalty") -> float:
+    """A finite number > 0 as a float (1 switches the penalty off)."""
+    return positive_number(value, name, "use 1.0 to switch it off; 1.1-1.2 is typical")
 
 
 @dataclass(frozen=True)
@@ -46,19 +79,9 @@ class Decoding:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731  (frozen dataclass)
         set_("max_new_tokens", positive_int(self.max_new_tokens, "max_new_tokens",
                                             "it counts only the new tokens (48-96 is plenty for a short function)"))
-        temperature = _real(self.temperature, "temperature", "0 means greedy")
-        if temperature < 0:
-            raise ValueError(f"`temperature` must be >= 0, got {temperature}; 0 means greedy")
-        top_p = _real(self.top_p, "top_p", "use 1.0 to switch top-p off")
-        if not 0 < top_p <= 1:
-            raise ValueError(f"`top_p` must be in (0, 1], got {top_p}; use 1.0 to switch top-p off")
-        min_p = _real(self.min_p, "min_p", "use 0.0 to switch min-p off")
-        if not 0 <= min_p <= 1:
-            raise ValueError(f"`min_p` must be in [0, 1], got {min_p}; use 0.0 to switch min-p off")
-        penalty = _real(self.repetition_penalty, "repetition_penalty", "use 1.0 to switch it off")
-        if penalty <= 0:
-            raise ValueError(f"`repetition_penalty` must be > 0, got {penalty}; use 1.0 to switch it off")
-        set_("top_k", whole_number(self.top_k, "top_k", minimum=0, hint="use 0 to switch top-k off"))
+        temperature, top_p = check_temperature(self.temperature), check_top_p(self.top_p)
+        min_p, penalty = check_min_p(self.min_p), check_repetition_penalty(self.repetition_penalty)
+        set_("top_k", check_top_k(self.top_k))
         if self.seed is not None:
             set_("seed", whole_number(self.seed, "seed", minimum=0, hint="any whole number, e.g. 0"))
         stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())

@@ -124,10 +124,11 @@ def evaluate(model, tokenizer, tasks: list[dict], *, temperatures=(0.0,), n: int
 
     ``model`` is a local model (with its ``tokenizer``) or a class server (``tokenizer`` None); either answers
     ``answer_batch`` calls of about ``batch_size`` sequences. ``progress`` shows a bar of the answers graded.
+    An answer given twice to the same task (greedy's n copies, a repeated sample) is graded once.
     """
     implementation = answerer(model, tokenizer)
     n, batch_size = positive_int(n, "n", "answers per task, e.g. 10"), positive_int(batch_size, "batch_size", "e.g. 16")
-    rows = []
+    rows, graded = [], {}
     steps = [(s, t) for s in styles for t in temperatures]
     bar = tqdm(total=len(steps) * len(tasks) * n, desc="answers graded", disable=not progress)
     for style, temperature in steps:
@@ -138,7 +139,9 @@ def evaluate(model, tokenizer, tasks: list[dict], *, temperatures=(0.0,), n: int
             decoding = decoding_for(temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed + start)
             for task, samples in zip(group, implementation.answer_batch(chats, decoding, n=n)):
                 for i, answer in enumerate(samples):
-                    outcome = check_answer(task, answer)
+                    if (task["name"], answer) not in graded:
+                        graded[task["name"], answer] = check_answer(task, answer)
+                    outcome = graded[task["name"], answer]
                     rows.append({"task": task["name"], "kind": task["kind"], "style": style,
                                  "temperature": temperature, "sample": i, "passed": outcome.passed,
                                  "category": outcome.category, "reason": outcome.reason, "answer": answer})

@@ -8,12 +8,16 @@ HumanEval's 164 problems are run once, greedily (about 8 minutes on 2 idle cores
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from . import course
+from .checks import positive_int, whole_number
+from .decoding import check_temperature, check_top_p
 from .evaluation import PROMPT_STYLES, SUITES, decoding_for, evaluate, load_tasks, summarize, write_csv
 from .models import load
 from .passk import samples_needed
@@ -37,7 +41,6 @@ def cpu_name() -> str:
 def write_run_info(csv_path: str | Path, argv: list[str], **extra) -> Path:
     """``<csv>.json`` beside a results CSV: the command, date, machine and versions that produced it."""
     import datetime
-    import os
     import platform
 
     import torch
@@ -52,6 +55,33 @@ def write_run_info(csv_path: str | Path, argv: list[str], **extra) -> Path:
     path = Path(csv_path).with_suffix(".json")
     path.write_text(json.dumps(info, indent=1) + "\n")
     return path
+
+
+def log_requests(server) -> list[dict]:
+    """A list that fills with the decoding part of every request ``server`` sends from now on (the body without
+    its messages): what reached the server, for the record of a run (``sent_summary``)."""
+    sent: list[dict] = []
+
+    def hook(request) -> None:
+        if request.method == "POST":
+            body = json.loads(request.content or b"{}")
+            sent.append({key: value for key, value in body.items() if key != "messages"})
+    server.http.event_hooks["request"].append(hook)
+    return sent
+
+
+def sent_summary(sent: list[dict]) -> dict:
+    """The requests a run sent, grouped: each distinct set of knobs with how many requests sent it, and the range
+    of the two that change from request to request: ``seed`` (one per answer) and ``n`` (the answers still
+    missing; llama.cpp's server ignores it and sends one). A range is None when no request named it."""
+    groups: dict[str, int] = {}
+    for body in sent:
+        key = json.dumps({k: v for k, v in body.items() if k not in ("seed", "n")}, sort_keys=True)
+        groups[key] = groups.get(key, 0) + 1
+    ranges = {name: [min(b[name] for b in sent if name in b), max(b[name] for b in sent if name in b)]
+              if any(name in b for b in sent) else None for name in ("seed", "n")}
+    return {"requests": len(sent), "bodies": [{"requests": count, **json.loads(key)} for key, count in groups.items()],
+            **ranges}
 
 
 def _numbers(args, name: str, kind):
@@ -86,19 +116,18 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[int], list[float], 
         if getattr(args, name) is None:
             setattr(args, name, value)
     try:
-        ks, temperatures = _numbers(args, "-k", int), _numbers(args, "--temperatures", float)
-        if args.n < 1:
-            raise ValueError(f"`-n` must be at least 1, got {args.n}")
-        if min(ks) < 1:
-            raise ValueError(f"every `-k` must be at least 1, got -k {args.k}")
+        # the library's own checks, named as typed here: the same rules as decoding.Decoding and evaluate()
+        ks = [positive_int(k, "-k", "pass@k needs k >= 1, e.g. -k 1,5") for k in _numbers(args, "-k", int)]
+        temperatures = [check_temperature(t, "--temperatures") for t in _numbers(args, "--temperatures", float)]
+        positive_int(args.n, "-n", "answers per task and temperature, e.g. -n 10")
         short = [k for k in ks if args.n < samples_needed(k)]
         if short:
             raise ValueError(f"`-k` {short[0]} needs `-n` >= {samples_needed(short[0])} (pass@k is reported only "
                              f"with n >= 2k answers per task), got -n {args.n}")
-        if not 0 < args.top_p <= 1:
-            raise ValueError(f"`--top-p` must be in (0, 1], got {args.top_p}; 1.0 switches top-p off")
-        if min(temperatures) < 0:
-            raise ValueError(f"every `--temperatures` value must be >= 0, got {args.temperatures}; 0 means greedy")
+        check_top_p(args.top_p, "--top-p")
+        positive_int(args.max_new_tokens, "--max-new-tokens", "it counts only the new tokens, e.g. 192")
+        positive_int(args.batch_size, "--batch-size", "sequences per generate call, e.g. 16")
+        whole_number(args.seed, "--seed", minimum=0, hint="any whole number, e.g. 0")
         bad = [s for s in args.styles.split(",") if s not in PROMPT_STYLES]
         if bad:
             raise ValueError(f"`--styles` must come from {PROMPT_STYLES}, got {bad[0]!r}")
@@ -121,8 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["evaluate"]:
         argv = argv[1:]
     args, ks, temperatures, tasks = parse(argv)
+    load_at_start = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     if args.server is not None:
         model, tokenizer = connect(args.server), None  # evaluate() takes a server as it takes a model
+        sent = log_requests(model)
     else:
         model, tokenizer = load(args.checkpoint)  # on the course's device (course.device_settings)
     started = time.time()
@@ -134,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.checkpoint or 'the embedded model'} ({course.from_pretrained_call()}, {model.dtype} on {model.device})")
     decoding = {f"temperature {t}": decoding_for(t, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
                                                  seed=args.seed).as_dict() for t in temperatures}
-    info = write_run_info(args.output, argv, seconds=round(time.time() - started), answered_by=answered_by,
-                          decoding=decoding)
+    extra = {"sent": sent_summary(sent), "openai": importlib.metadata.version("openai")} if args.server else {}
+    info = write_run_info(args.output, argv, seconds=round(time.time() - started), load_average_at_start=load_at_start,
+                          answered_by=answered_by, decoding=decoding, **extra)
     print(f"and how they were made to {info}")
     print(f"{args.suite}: {len(tasks)} tasks, n={args.n}; pass@k [95% bootstrap band over tasks]")
     print(f"{'style':<8} {'temperature':>11} " + " ".join(f"{'pass@' + str(k):>22}" for k in ks))

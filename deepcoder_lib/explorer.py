@@ -21,6 +21,7 @@ import traceback
 import torch
 
 from . import sampling
+from .checks import positive_int
 from .decoding import Decoding
 from .livechart import IPYMPL_FIX, TokenChart, in_kernel, ipympl_installed
 from .local import answerer
@@ -252,7 +253,6 @@ def make_explorer(model, tokenizer, prompts, *, n: int = 15, num_samples: int = 
         raise ValueError(f"`prompts` must be a non-empty list or dict of prompts, got {prompts!r}; "
                          "e.g. make_explorer(model, tokenizer, ['Write a function that reverses a string.'])")
     for name, value in (("n", n), ("num_samples", num_samples), ("max_new_tokens", max_new_tokens)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be a positive whole number, got {value!r}")
+        positive_int(value, name)
     return Explorer(model, tokenizer, prompts, n=n, num_samples=num_samples, max_new_tokens=max_new_tokens,
                     live=live)

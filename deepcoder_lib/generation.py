@@ -57,7 +57,7 @@ def compile_decoding(model, *, max_cache_len: int = COMPILED_CACHE_LEN):
     if max_cache_len > context_length(model):
         raise ValueError(f"`max_cache_len`={max_cache_len} is longer than the model's context "
                          f"({context_length(model)} tokens); use at most that")
-    if model.device.type == "cpu" and cxx_compiler() is None:
+    if input_device(model).type == "cpu" and cxx_compiler() is None:
         raise RuntimeError("torch.compile on a CPU writes C++ and needs a C++ compiler, and none was found; install "
                            "one (Debian/Ubuntu: apt-get install g++; macOS: xcode-select --install) or leave "
                            "compile_decoding off: the course runs fine without it")

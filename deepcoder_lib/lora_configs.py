@@ -14,7 +14,7 @@ import json
 import math
 from pathlib import Path
 
-from .checks import positive_int
+from .checks import positive_int, positive_number
 
 HELD_OUT_PATH = Path(__file__).parent / "data" / "lora_held_out.json"
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")           # Llama / Qwen / SmolLM2 attention projections
@@ -25,8 +25,7 @@ ALL_LINEAR = ATTENTION + MLP                                   # peft's "all-lin
 def lora_scaling(r: int, lora_alpha: float, use_rslora: bool = False) -> float:
     """The factor in front of ``B A x``: ``lora_alpha / r`` (peft's default) or ``lora_alpha / sqrt(r)`` (rsLoRA)."""
     positive_int(r, "r", "it is the rank; 4 to 16 is typical")
-    if not isinstance(lora_alpha, (int, float)) or isinstance(lora_alpha, bool) or lora_alpha <= 0:
-        raise ValueError(f"`lora_alpha` must be a positive number, got {lora_alpha!r}; 2 * r is a common choice")
+    positive_number(lora_alpha, "lora_alpha", "2 * r is a common choice")
     return lora_alpha / (math.sqrt(r) if use_rslora else r)
 
 
@@ -100,10 +99,10 @@ def answer_loss(model, tokenizer, rows: list[dict]) -> float:
     """
     import torch
     from .adapters import build_examples
-    total, count = 0.0, 0
+    from .inputs import input_device
+    total, count, device = 0.0, 0, input_device(model)  # the course's one device rule: where the embeddings are
     with torch.no_grad():
         for example in build_examples(tokenizer, rows):
-            device = next(model.parameters()).device
             ids, labels = (torch.tensor([example[k]], device=device) for k in ("input_ids", "labels"))
             n = int((labels[0, 1:] != -100).sum())  # transformers shifts: label t is predicted at t - 1
             total += model(input_ids=ids, labels=labels).loss.item() * n

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from .checks import whole_number
+from .checks import positive_int, whole_number
 
 MIN_SAMPLES_PER_K = 2
 RESAMPLES = 2000
@@ -66,8 +66,7 @@ def bootstrap_band(values, *, confidence: float = 0.95, resamples: int = RESAMPL
         raise ValueError(f"`values` must be a non-empty list of per-problem scores, got shape {values.shape}")
     if not 0 < confidence < 1:
         raise ValueError(f"`confidence` must be in (0, 1), got {confidence}; 0.95 gives a 95% band")
-    if not isinstance(resamples, int) or resamples < 1:
-        raise ValueError(f"`resamples` must be a positive int, got {resamples!r}; 2000 is plenty")
+    positive_int(resamples, "resamples", "2000 is plenty")
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
     tail = (1 - confidence) / 2 * 100

@@ -20,14 +20,14 @@ MinPLogitsWarper followed by softmax, including their behaviour at edges, which 
 - min_p keeps every token whose probability is at least ``min_p`` times the top probability.
 Like ``generate`` (which upcasts the model's next-token logits to float32 before any warper), all
 maths runs in float32, whatever the input dtype. Two deliberate differences: out-of-range settings
-and NaN or +inf logits raise a ``ValueError`` here (transformers accepts some, e.g. top_p=0, or
+(checked by decoding.py's rules, the same as a ``Decoding``'s) and NaN or +inf logits raise a ``ValueError`` here (transformers accepts some, e.g. top_p=0, or
 returns NaN), and a row of logits that are all ``-inf`` is refused instead of giving NaN.
 """
 from __future__ import annotations
 
-import math
-
 import torch
+
+from .decoding import check_min_p, check_temperature, check_top_k, check_top_p
 
 __all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "min_p_filter", "sampling_logits",
            "sampling_probs", "kept_count", "entropy_bits", "draw", "coerce_settings"]
@@ -36,57 +36,17 @@ NEG_INF = -float("inf")
 
 
 # ---- coercion at the boundary: widget values in, clean Python numbers out ----------------------
-
-def _number(name: str, value, hint: str) -> float:
-    """``value`` as a float, or a ValueError naming ``name`` (bools and strings are not numbers)."""
-    if isinstance(value, (bool, str, bytes)):
-        raise ValueError(f"`{name}` must be a number, got {value!r}; {hint}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"`{name}` must be a number, got {value!r}; {hint}") from None
-    if math.isnan(number):
-        raise ValueError(f"`{name}` must be a number, got nan; {hint}")
-    return number
-
-
-def _temperature(temperature) -> float:
-    hint = "use 1.0 to leave the logits unchanged, below 1 to sharpen, above 1 to flatten, 0 for greedy"
-    t = _number("temperature", temperature, hint)
-    if not (0.0 <= t < math.inf):
-        raise ValueError(f"`temperature` must be a finite number >= 0, got {temperature!r}; {hint}")
-    return t
-
-
-def _top_k(top_k) -> int:
-    hint = "use 0 to switch top-k off"
-    k = _number("top_k", top_k, hint)
-    if k < 0 or not k.is_integer():
-        raise ValueError(f"`top_k` must be a whole number >= 0, got {top_k!r}; {hint}")
-    return int(k)
-
-
-def _top_p(top_p) -> float:
-    hint = "use 1.0 to switch top-p off"
-    p = _number("top_p", top_p, hint)
-    if not 0.0 < p <= 1.0:
-        extra = " (top_p=0 would keep nothing; for greedy use temperature=0 or top_k=1)" if p == 0 else ""
-        raise ValueError(f"`top_p` must be in (0, 1], got {top_p!r}; {hint}{extra}")
-    return p
-
-
-def _min_p(min_p) -> float:
-    hint = "use 0.0 to switch min-p off"
-    m = _number("min_p", min_p, hint)
-    if not 0.0 <= m <= 1.0:
-        raise ValueError(f"`min_p` must be in [0, 1], got {min_p!r}; {hint}")
-    return m
+# One rule per knob, shared with ``decoding.Decoding`` (what generate and the server are asked for): the same
+# values are accepted and refused, with the same messages, on the sliders and in a request.
 
 
 def coerce_settings(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0) -> dict:
-    """Check and convert the four settings (e.g. from widgets) to ``float``/``int``, or raise ValueError."""
-    return {"temperature": _temperature(temperature), "top_k": _top_k(top_k),
-            "top_p": _top_p(top_p), "min_p": _min_p(min_p)}
+    """Check and convert the four settings (e.g. from widgets) to ``float``/``int``, or raise ValueError.
+
+    The rules are ``decoding``'s: the sliders accept and refuse exactly what a ``Decoding`` does.
+    """
+    return {"temperature": check_temperature(temperature), "top_k": check_top_k(top_k),
+            "top_p": check_top_p(top_p), "min_p": check_min_p(min_p)}
 
 
 def _logits(logits) -> torch.Tensor:
@@ -108,7 +68,7 @@ def _logits(logits) -> torch.Tensor:
 
 def apply_temperature(logits, temperature) -> torch.Tensor:
     """``logits / temperature`` (TemperatureLogitsWarper); 0 keeps only the argmax (greedy)."""
-    t, x = _temperature(temperature), _logits(logits)
+    t, x = check_temperature(temperature), _logits(logits)
     if t == 0.0:
         top = x.argmax(dim=-1, keepdim=True)  # the first of tied maxima, as greedy generate picks
         return torch.full_like(x, NEG_INF).scatter(-1, top, x.gather(-1, top))
@@ -121,7 +81,7 @@ def apply_temperature(logits, temperature) -> torch.Tensor:
 
 def top_k_filter(logits, top_k) -> torch.Tensor:
     """Keep the ``top_k`` largest logits and every token tied with the k-th (TopKLogitsWarper)."""
-    k, x = _top_k(top_k), _logits(logits)
+    k, x = check_top_k(top_k), _logits(logits)
     if k == 0:
         return x.clone()
     kth = torch.topk(x, min(k, x.shape[-1])).values[..., -1:]
@@ -134,7 +94,7 @@ def top_p_filter(logits, top_p) -> torch.Tensor:
     The same steps as TopPLogitsWarper: sort ascending, drop tokens whose cumulative probability
     (from the least likely) is <= 1 - top_p, always keep the most likely token.
     """
-    p, x = _top_p(top_p), _logits(logits)
+    p, x = check_top_p(top_p), _logits(logits)
     if p == 1.0:
         return x.clone()  # generate skips top-p at 1.0
     sorted_logits, sorted_indices = torch.sort(x, descending=False)
@@ -147,7 +107,7 @@ def top_p_filter(logits, top_p) -> torch.Tensor:
 
 def min_p_filter(logits, min_p) -> torch.Tensor:
     """Keep tokens whose probability is at least ``min_p`` x the top token's (MinPLogitsWarper)."""
-    m, x = _min_p(min_p), _logits(logits)
+    m, x = check_min_p(min_p), _logits(logits)
     if m == 0.0:
         return x.clone()
     probs = x.softmax(dim=-1)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import torch
 
 from .checks import positive_int, whole_number
-from .inputs import eos_ids, input_device, pad_id, per_token_logprobs, prepare_inputs, require_model
-from .local import decoding_overrides, prompt_for
+from .decoding import Decoding, check_repetition_penalty
+from .inputs import eos_ids, input_device, per_token_logprobs, prepare_inputs, require_model
+from .local import generate_kwargs, prompt_for
 
 
 def _as_row(ids, name: str) -> torch.Tensor:
@@ -101,11 +102,11 @@ def greedy_vs_beam(model, tokenizer, request, *, max_new_tokens: int = 24, num_b
     require_model(model, what="greedy_vs_beam")
     inputs = prepare_inputs(tokenizer, prompt_for(tokenizer, request), model=model, name="request")
     eos = model.generation_config.eos_token_id
-    # decoding_overrides: a checkpoint's generation_config (a repetition penalty, sampling) changes nothing here
-    settings = {**decoding_overrides(model), "max_new_tokens": max_new_tokens, "do_sample": False,
-                "pad_token_id": pad_id(model)}
-    runs = {"greedy": model.generate(**inputs, **settings),
-            "beam": model.generate(**inputs, **{**settings, "num_beams": num_beams, "length_penalty": 0.0})}
+    # the course's one way to build generate()'s arguments: greedy, the checkpoint's own decoding knobs (a repetition
+    # penalty, sampling) put back to neutral, the pad id, the length checked against the context
+    greedy = generate_kwargs(model, inputs, Decoding(max_new_tokens=max_new_tokens).generate_kwargs())
+    runs = {"greedy": model.generate(**inputs, **greedy),
+            "beam": model.generate(**inputs, **{**greedy, "num_beams": num_beams, "length_penalty": 0.0})}
     prompt = inputs["input_ids"][0]
     answers = []
     for strategy, sequences in runs.items():
@@ -129,8 +130,7 @@ def repetition_penalty(logits: torch.Tensor, seen_ids, penalty: float) -> torch.
     penalty > 1), once per token however often it was seen: transformers' RepetitionPenaltyLogitsProcessor.
     """
     logits = _check_logits(logits)
-    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or penalty <= 0:
-        raise ValueError(f"`penalty` must be a positive number, got {penalty!r}; 1.0 switches it off, 1.2 is typical")
+    penalty = check_repetition_penalty(penalty, "penalty")
     seen = torch.unique(torch.as_tensor(seen_ids, dtype=torch.long).flatten()).to(logits.device)
     out = logits.clone()
     old = out[seen]

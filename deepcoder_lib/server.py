@@ -46,7 +46,8 @@ class Server:
                  timeout: float = TIMEOUT, retries: int = RETRIES):
         self.base_url, self.model, self.retries = base_url, model, retries
         self.last_request: dict | None = None
-        http = httpx.Client(event_hooks={"request": [self._record]})
+        # every POST body passes _record; a run's record may add its own hook here (evaluation_cli does)
+        self.http = http = httpx.Client(event_hooks={"request": [self._record]})
         # a server without a key ignores it; the client insists on one
         self.client = openai.OpenAI(base_url=base_url, api_key=api_key or "no-key", max_retries=retries,
                                     timeout=httpx.Timeout(timeout, connect=10.0), http_client=http)

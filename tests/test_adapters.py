@@ -240,7 +240,7 @@ def test_one_step_by_hand_then_train_lora_is_train_lora(tokenizer):
     assert [loss.item()] + rest == pytest.approx(expected, rel=1e-5)
     for (name, a), (_, b) in zip(whole.named_parameters(), by_hand.named_parameters()):
         torch.testing.assert_close(a, b, msg=name)
-    with pytest.raises(ValueError, match="`start_step` must be a whole number from 0 to steps - 1, got 3"):
+    with pytest.raises(ValueError, match="`start_step` must be a whole number from 0 to 2, got 3; it counts the steps already taken"):
         A.train_lora(by_hand, tokenizer, rows, steps=3, start_step=3)
 
 

@@ -163,8 +163,14 @@ def test_plot_pass_at_k():
     (["-n", "4", "-k", "1,2,3"], "`-k` 3 needs `-n` >= 6"),
     (["-k", "one"], "`-k` must be comma-separated ints, got 'one'"),
     (["--temperatures", "0,warm"], "`--temperatures` must be comma-separated floats, got '0,warm'"),
-    (["--temperatures", "-1"], "every `--temperatures` value must be >= 0, got -1; 0 means greedy"),
-    (["-n", "0"], "`-n` must be at least 1, got 0"),
+    (["--temperatures", "-1"], "`--temperatures` must be a finite number >= 0, got -1.0; use 1.0 to leave"),
+    (["--temperatures", "0,inf"], "`--temperatures` must be a finite number >= 0, got inf"),
+    (["-n", "0"], "`-n` must be a positive whole number, got 0; answers per task and temperature"),
+    (["-k", "0"], "`-k` must be a positive whole number, got 0; pass@k needs k >= 1"),
+    (["--max-new-tokens", "0"], "`--max-new-tokens` must be a positive whole number, got 0"),
+    (["--batch-size", "-2"], "`--batch-size` must be a positive whole number, got -2"),
+    (["--seed", "-1"], "`--seed` must be a whole number >= 0, got -1"),
+    (["--top-p", "0"], "`--top-p` must be in (0, 1], got 0.0; use 1.0 to switch top-p off"),
     (["--styles", "fancy"], "`--styles` must come from ('plain', 'system', 'example'), got 'fancy'"),
     (["--suite", "mbpp"], "argument --suite: invalid choice: 'mbpp'"),
     (["--tasks", "nope"], "unknown task(s) ['nope']; the tasks are: celsius_to_fahrenheit"),
@@ -172,7 +178,7 @@ def test_plot_pass_at_k():
                                                           "HumanEval/0"),
     (["--suite", "humaneval", "--tasks", "500:"], "`--tasks` 500: selects no task of suite 'humaneval'"),
     (["--suite", "humaneval", "--tasks-dir", "x"], "`--tasks-dir` is for the course suite"),
-    (["--top-p", "1.5"], "`--top-p` must be in (0, 1], got 1.5"),
+    (["--top-p", "1.5"], "`--top-p` must be in (0, 1], got 1.5; use 1.0 to switch top-p off"),
     (["--server", "http://x:1/v1", "--checkpoint", "smollm2"], "`--server` and `--checkpoint` both given"),
 ])
 def test_cli_argument_errors(argv, message, capsys):
@@ -222,7 +228,7 @@ def test_sampling_is_seeded_and_varied(model, tokenizer):
     first = generate_answers(model, tokenizer, chats, n=3, temperature=1.2, max_new_tokens=10, seed=1)
     again = generate_answers(model, tokenizer, chats, n=3, temperature=1.2, max_new_tokens=10, seed=1)
     assert first == again and len(set(first[0])) > 1
-    with pytest.raises(ValueError, match="`temperature` must be >= 0, got -1.0; 0 means greedy"):
+    with pytest.raises(ValueError, match="`temperature` must be a finite number >= 0, got -1; use 1.0"):
         generate_answers(model, tokenizer, chats, temperature=-1)
 
 
@@ -270,3 +276,26 @@ def test_pi_as_3_14_is_accepted_the_same_way_everywhere():
     # 3.14 is 0.051% off pi: within the 0.1% every circle task allows (Flask/HTML checks: rel_tol=1e-3)
     assert check_answer(CIRCLE, "```python\ndef circle_area(r):\n    return 3.14 * r * r\n```").passed
     assert not check_answer(CIRCLE, "```python\ndef circle_area(r):\n    return 3.1 * r * r\n```").passed
+
+
+def test_sent_summary_groups_the_requests_a_run_sent():
+    """The record of a server run: each distinct request body (without messages) once, with its count; seed and
+    n, which change from request to request, as ranges."""
+    greedy = {"model": "m", "max_tokens": 8, "temperature": 0.0, "top_p": 1.0, "top_k": 0}
+    sampled = {**greedy, "temperature": 0.8, "top_p": 0.95}
+    sent = [{**greedy, "seed": 0}, {**greedy, "seed": 16}, {**sampled, "seed": 3, "n": 20}, {**sampled, "seed": 4, "n": 19}]
+    assert evaluation_cli.sent_summary(sent) == {
+        "requests": 4, "bodies": [{"requests": 2, **greedy}, {"requests": 2, **sampled}], "seed": [0, 16], "n": [19, 20]}
+    assert evaluation_cli.sent_summary([greedy]) == {"requests": 1, "bodies": [{"requests": 1, **greedy}],
+                                                     "seed": None, "n": None}
+
+
+@pytest.mark.slow
+def test_greedy_copies_are_graded_once(model, tokenizer, monkeypatch):
+    """Greedy gives one answer n times: evaluate runs it in the sandbox once and copies the verdict to each row."""
+    calls = []
+    real = evaluation.check_answer
+    monkeypatch.setattr(evaluation, "check_answer", lambda task, answer, **kw: calls.append(answer) or real(task, answer, **kw))
+    rows = evaluation.evaluate(model, tokenizer, [CIRCLE], temperatures=(0.0,), n=3, max_new_tokens=24)
+    assert len(rows) == 3 and len({r["answer"] for r in rows}) == 1 and len(calls) == 1
+    assert len({(r["passed"], r["category"], r["reason"]) for r in rows}) == 1

@@ -33,7 +33,7 @@ def test_the_band_is_seeded_and_ordered():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(values=[]), r"`values` must be a non-empty list of per-problem scores, got shape \(0,\)"),
     (dict(values=[1], confidence=95), r"`confidence` must be in \(0, 1\), got 95; 0.95 gives a 95% band"),
-    (dict(values=[1], resamples=0), "`resamples` must be a positive int, got 0"),
+    (dict(values=[1], resamples=0), "`resamples` must be a positive whole number, got 0; 2000 is plenty"),
 ])
 def test_band_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):

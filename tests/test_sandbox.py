@@ -124,7 +124,10 @@ def test_minimal_environment(monkeypatch, host_unharmed):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"timeout": 0}, "`timeout` must be a positive number, got 0"),
-    ({"memory_mb": -1}, "`memory_mb` must be a positive number, got -1"),
+    ({"timeout": "5"}, "`timeout` must be a number, got '5'; e.g. timeout=5.0 seconds"),
+    ({"timeout": float("inf")}, "`timeout` must be a positive number, got inf"),
+    ({"memory_mb": -1}, "`memory_mb` must be a positive whole number, got -1; the limits are whole numbers"),
+    ({"disk_mb": 8.5}, "`disk_mb` must be a positive whole number, got 8.5"),
     ({"isolation": "docker"}, "`isolation` must be 'auto', 'bwrap' or 'fallback', got 'docker'"),
     ({"files": {"../evil.py": ""}}, "`files` names must be relative, got '../evil.py'"),
 ])

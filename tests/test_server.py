@@ -142,6 +142,12 @@ def test_evaluate_command_line_with_a_server(llama_server, tmp_path):
     assert [r["task"] for r in rows] == ["reverse_string"]
     info = json.loads(out.with_suffix(".json").read_text())
     assert "--server" in info["command"] and MODEL_ALIAS in info["answered_by"] and "cores" in info["machine"]
+    # what reached the server: one greedy request (sent again if the client retried it), every knob stated
+    tries = info["sent"]["requests"]
+    assert info["sent"] == {"requests": tries, "seed": [0, 0], "n": None, "bodies": [
+        {"requests": tries, "model": MODEL_ALIAS, "max_tokens": 192, "temperature": 0.0, "top_p": 1.0, "top_k": 0,
+         "min_p": 0.0, "repeat_penalty": 1.0, "repetition_penalty": 1.0}]}
+    assert info["decoding"]["temperature 0.0"]["repetition_penalty"] == 1.0 and len(info["load_average_at_start"]) == 3
 
 
 # ---- the server's decoding, stated -------------------------------------------------------------------------
@@ -199,28 +205,6 @@ def test_local_only_helpers_refuse_a_server(srv):
                  lambda: search.greedy_vs_beam(srv, None, REQUEST)):
         with pytest.raises(ValueError, match=r"`model` must be a local transformers model .*got Server\("):
             call()
-
-
-def test_decoding_is_checked_once_with_errors_that_name_the_argument():
-    for bad, message in (({"temperature": -1}, "`temperature` must be >= 0, got -1.0; 0 means greedy"),
-                         ({"top_p": 1.5}, r"`top_p` must be in \(0, 1\], got 1.5"),
-                         ({"top_k": -1}, "`top_k` must be a whole number >= 0, got -1"),
-                         ({"min_p": 2}, r"`min_p` must be in \[0, 1\], got 2.0"),
-                         ({"max_new_tokens": 0}, "`max_new_tokens` must be a positive whole number, got 0"),
-                         ({"repetition_penalty": 0}, "`repetition_penalty` must be > 0"),
-                         ({"stop": [""]}, "`stop` must be a string or a list of non-empty strings"),
-                         ({"temperature": "hot"}, "`temperature` must be a number, got 'hot'")):
-        with pytest.raises(ValueError, match=message):
-            Decoding(**bad)
-    with pytest.raises(ValueError, match=r"\['num_beams'\] cannot be set here"):
-        Decoding.from_generate_kwargs(num_beams=4)
-    assert Decoding.from_generate_kwargs() == Decoding()
-    assert Decoding.from_generate_kwargs(do_sample=True, top_k=5) == Decoding(temperature=1.0, top_k=5)
-    assert Decoding.from_generate_kwargs(do_sample=False, temperature=0.7).greedy
-    assert Decoding.from_generate_kwargs(stop_strings=["```\n"]).stop == ("```\n",)
-    assert Decoding(temperature=0.8, top_k=5).generate_kwargs() == {
-        "max_new_tokens": 96, "repetition_penalty": 1.0, "do_sample": True, "temperature": 0.8, "top_k": 5,
-        "top_p": 1.0, "min_p": None}
 
 
 def test_the_client_and_the_doctor_check_import_without_torch():

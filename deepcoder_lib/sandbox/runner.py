@@ -52,6 +52,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..checks import positive_int, positive_number
 from . import bwrap, cgroup, fallback, seccomp, tree
 
 NOBODY = 65534
@@ -144,11 +145,6 @@ def _missing() -> str:
     return what
 
 
-def _check_positive(name: str, value, hint: str) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive number, got {value!r}; {hint}")
-
-
 def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_processes: int = 32,
              disk_mb: int = 32, max_output: int = 100_000, files: dict[str, str] | None = None,
              args: tuple[str, ...] = (), stdin: str = "", isolation: str | None = None, pass_fds: tuple[int, ...] = (),
@@ -165,10 +161,10 @@ def run_code(code: str, *, timeout: float = 10.0, memory_mb: int = 512, max_proc
     """
     if not isinstance(code, str):
         raise ValueError(f"`code` must be a str of Python source, got {type(code).__name__}")
-    _check_positive("timeout", timeout, "e.g. timeout=5.0 seconds")
+    positive_number(timeout, "timeout", "e.g. timeout=5.0 seconds")
     for name, value in (("memory_mb", memory_mb), ("max_processes", max_processes), ("disk_mb", disk_mb),
                         ("max_output", max_output)):
-        _check_positive(name, value, "the limits are whole numbers such as 512")
+        positive_int(value, name, "the limits are whole numbers such as 512")
     if isolation is None:
         isolation = os.environ.get("DEEPCODER_SANDBOX", "auto") or "auto"
         if isolation not in ISOLATIONS:
