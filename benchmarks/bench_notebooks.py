@@ -27,8 +27,8 @@ def main(numbers: list[str] | None = None) -> list[dict]:
         if numbers and notebook_number(path) not in numbers:
             continue
         with contextlib.ExitStack() as stack:
-            if notebook_number(path) == "15" and not os.environ.get("DEEPCODER_SERVER"):
-                stack.enter_context(server_environment())  # 07 talks to a server: llama.cpp's, on loopback
+            if path.name.endswith("_shared_server.ipynb") and not os.environ.get("DEEPCODER_SERVER"):
+                stack.enter_context(server_environment())  # it talks to a server: llama.cpp's, on loopback
             run = execute_notebook(path, raise_on_error=False)
         status = ("error: " + type(run.error).__name__ if run.error
                   else "warnings" if learner_visible_warnings(run.nb, run.widget_state) else "ok")
