@@ -193,7 +193,7 @@ def plot(summary: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     plot_pass_at_k(summary, ks=(1, 5, 10), ax=ax)
     day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
-    ax.set_title(f"SmolLM2-135M Q4_1 (llama.cpp), {summary[0]['tasks']} tasks, n = {summary[0]['n']}, top_p 0.95, "
+    ax.set_title(f"SmolLM2-135M Q4_1 (llama.cpp), {summary[0]['tasks']} tasks, n = {summary[0]['n']}, top_p 0.95\n"
                  f"every knob stated ({day})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
