@@ -92,7 +92,8 @@ _main()
 
 
 @functools.lru_cache(maxsize=1)
-def _runtime() -> str:
+def runtime_source() -> str:
+    """judge_runtime.py's source, read once: the prelude of every sandboxed script that reports records."""
     return _RUNTIME.read_text(encoding="utf-8")
 
 
@@ -130,7 +131,7 @@ def _trusted(program: str, data: dict, timeout: float):
     """Run the recorder or the judge; (record or None, RunResult). Tried up to 4 times when it wrote nothing:
     a sandbox that could not start (e.g. EAGAIN from setuid when many runs share user nobody) is not a verdict."""
     for attempt in range(4):
-        run = run_code(_runtime() + program, stdin=json.dumps(data), timeout=timeout, max_output=MAX_OUTPUT)
+        run = run_code(runtime_source() + program, stdin=json.dumps(data), timeout=timeout, max_output=MAX_OUTPUT)
         record = _emitted(run)
         if record is not None or run.timed_out:
             return record, run
@@ -221,7 +222,7 @@ def grade(task: dict, code: str, *, timeout: float = 10.0) -> tuple[bool, str, s
     ops, rounds = plan["ops"], plan.get("rounds", MAX_ROUNDS)
     for _ in range(rounds):
         for attempt in range(4):  # again if the sandbox itself failed to start (its boot code, before main.py)
-            run = run_code(_runtime() + _RUNNER, files=files, stdin=json.dumps({"ops": ops, "guard": guard}),
+            run = run_code(runtime_source() + _RUNNER, files=files, stdin=json.dumps({"ops": ops, "guard": guard}),
                            timeout=timeout, max_output=MAX_OUTPUT)
             if run.stdout or run.ok or 'File "<string>"' not in run.stderr:
                 break

@@ -17,7 +17,6 @@ import ast
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .passk import bootstrap_band
 from .sandbox import run_code
@@ -173,12 +172,13 @@ def run_public(task: dict, code: str, examples: list[Example], *, timeout: float
     ``passed`` is False when there is no example (nothing was checked), when the answer fails to load, or when
     any example raises or gives another value; ``failure`` then says which, as the repair turn shows it.
     """
-    from . import humaneval, judge_runtime
+    from . import humaneval
+    from .judge import runtime_source
 
     if not examples:
         return PublicResult(False, "the prompt shows no example to run")
     files = humaneval.answer_files(task, code)
-    run = run_code(Path(judge_runtime.__file__).read_text(encoding="utf-8") + _PUBLIC, files=files, timeout=timeout,
+    run = run_code(runtime_source() + _PUBLIC, files=files, timeout=timeout,
                    stdin=json.dumps({"examples": [[e.call, e.expected] for e in examples]}))
     records = []
     for line in run.stdout.splitlines():
