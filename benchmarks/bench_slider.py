@@ -84,6 +84,20 @@ def _moves(explorer, before=None) -> tuple[list[tuple[float, float]], list[tuple
     return times, times_before
 
 
+def _spaced_moves(explorer, pause_s: float = 0.3, count: int = 30) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds per temperature move, one move every ``pause_s`` as a learner's key presses come: each
+    move then starts with cold caches (measured 2026-12-07 in JupyterLab: ~45 ms spaced vs ~26 ms back to back)."""
+    times = []
+    values = [round(0.3 + 0.05 * (i % 27), 2) for i in range(count)]
+    for value in values:
+        time.sleep(pause_s)
+        start, cpu = time.perf_counter(), time.process_time()
+        explorer.temperature.value = value
+        times.append((time.perf_counter() - start, time.process_time() - cpu))
+    explorer.temperature.value = 1.0
+    return times
+
+
 def _pillow_png(pixels) -> bytes:
     from PIL import Image
     with io.BytesIO() as out:
@@ -108,8 +122,23 @@ def browser_rows() -> list[dict]:
     if not BROWSER_TIMES.is_file():
         return []
     data = json.loads(BROWSER_TIMES.read_text())
-    return [_row(f"browser: {name} key press -> new canvas pixels ({data.get('measured', '?')})",
-                 [ms / 1000 for ms in times]) for name, times in data.get("explorer", {}).items()]
+    when = f"({data.get('measured', '?')}, load {data.get('load', float('nan')):.1f})"
+    rows = [_row(f"browser: {name} key press -> new canvas pixels {when}", [ms / 1000 for ms in times])
+            for name, times in data.get("explorer", {}).items()]
+    # where a move's time goes in the browser: the same moves, step by step (tests/browser_utils.paint_steps)
+    steps = data.get("steps") or []
+    for step, what in (("sent", "key press -> message left for the kernel"), ("frame", "key press -> frame arrived"),
+                       ("drawn", "key press -> frame drawn on the canvas")):
+        times = [s[step] / 1000 for s in steps if step in s]
+        if times:
+            rows.append(_row(f"  browser: {what}", times))
+    if data.get("server_ms"):
+        rows.append(_row("  browser: the kernel's update for those moves (explorer.update_times_ms)",
+                         [ms / 1000 for ms in data["server_ms"]]))
+    if data.get("round_trip_ms"):  # the self-test's echo slider: no picture at all
+        rows.append(_row("  browser: key press -> kernel -> a text painted (the floor under any kernel-drawn "
+                         "picture)", [ms / 1000 for ms in data["round_trip_ms"]]))
+    return rows
 
 
 def main() -> list[dict]:
@@ -132,6 +161,7 @@ def main() -> list[dict]:
         with _as_before() if explorer is before else contextlib.nullcontext():
             canvas.draw()  # the first picture, as the browser asks for it
     live_moves, before_moves = _moves(live, before)
+    spaced = _spaced_moves(live)
     fallback = make_explorer(model, tokenizer, [PROMPT], live=False)
     fallback_moves, _ = _moves(fallback)
 
@@ -170,6 +200,7 @@ def main() -> list[dict]:
     threads = torch.get_num_threads()
     return [_row("explorer update, ipympl canvas: maths -> blit -> changed pixels", live_moves),
             _row("  the same, as before: matplotlib's text, Pillow's PNG (interleaved)", before_moves),
+            _row("  the same, one move every 0.3 s (as key presses come; caches cold)", spaced),
             _row("explorer update, Agg fallback: maths -> blit -> PNG", fallback_moves),
             _row("  chart alone: every row changed, redrawn in place", blit),
             _row("  chart alone: full redraw of the same figure", full),
@@ -195,8 +226,10 @@ def print_table(rows: list[dict]) -> None:
     print(f"explorer median {rows[0]['median_ms']:.1f} ms server-side {verdict} the {TARGET_MS:.0f} ms target; "
           f"{rows[1]['median_ms'] / rows[0]['median_ms']:.2f}x faster than before (median, same run; CPU time "
           f"{rows[0]['cpu_median_ms']:.1f} ms vs {rows[1]['cpu_median_ms']:.1f} ms)")
+    verdict = "meets" if rows[2]["median_ms"] <= TARGET_MS else "MISSES"
+    print(f"spaced as key presses: median {rows[2]['median_ms']:.1f} ms {verdict} the {TARGET_MS:.0f} ms target")
     for row in rows:
-        if row["what"].startswith("browser"):
+        if row["what"].startswith("browser") and "new canvas pixels" in row["what"]:
             verdict = "meets" if row["median_ms"] <= BROWSER_TARGET_MS else "MISSES"
             print(f"{row['what'].split(' (')[0]}: median {row['median_ms']:.0f} ms {verdict} the "
                   f"{BROWSER_TARGET_MS:.0f} ms target")

@@ -256,7 +256,9 @@ PAINTED_JS = """el => [...el.querySelectorAll('canvas')].some(c => { try {
 WATCH_JS = """([el, timeoutMs]) => { window.__deepcoderWatch = new Promise(resolve => {
   const fp = """ + FINGERPRINT_JS + """;
   const before = fp(el);
-  const t0 = performance.now();
+  let t0 = performance.now();  // or the key press's own time, once it comes (not Playwright's round trip before it)
+  const onKey = event => { t0 = event.timeStamp; window.removeEventListener('keydown', onKey, true); };
+  window.addEventListener('keydown', onKey, true);
   const check = () => {
     const now = fp(el);
     const shown = el.querySelector('img[src], svg, canvas, span, pre') !== null;
@@ -265,7 +267,8 @@ WATCH_JS = """([el, timeoutMs]) => { window.__deepcoderWatch = new Promise(resol
   const obs = new MutationObserver(check);
   const timer = setInterval(check, 5);
   const limit = setTimeout(() => done(null), timeoutMs);
-  function done(ms) { obs.disconnect(); clearInterval(timer); clearTimeout(limit); resolve(ms); }
+  function done(ms) { obs.disconnect(); clearInterval(timer); clearTimeout(limit);
+                      window.removeEventListener('keydown', onKey, true); resolve(ms); }
   obs.observe(el, {subtree: true, childList: true, attributes: true, characterData: true});
 }); }"""
 
@@ -320,8 +323,9 @@ def paint_steps(page) -> dict:
 
 
 def time_until_changed(page, target, action, timeout_ms: int = 15_000) -> float | None:
-    """Run ``action()`` and return the milliseconds, timed in the page, until ``target``'s content
-    differs from before and shows something (an image, svg, canvas or text); None if it never did."""
+    """Run ``action()`` and return the milliseconds, timed in the page from the key press ``action`` sends (or
+    from the start, if it sends none), until ``target``'s content differs from before and shows something (an
+    image, svg, canvas or text); None if it never did."""
     page.evaluate(WATCH_JS, [target.element_handle(), timeout_ms])  # stores the Promise, returns at once
     action()
     return page.evaluate("() => window.__deepcoderWatch")

@@ -47,7 +47,13 @@ SELFTEST_CELLS = [
     "def show(change=None):\n"
     "    view.value = ''.join(f'<span class=\"deepcoder-token\">{w}</span>' for w in text.value.split())\n\n"
     "text.observe(show, names='value')\nshow()\ndisplay(widgets.VBox([text, view]))",
+    # the floor under any picture a kernel draws: key press -> the kernel -> a few bytes of text back, painted
+    "echo = widgets.IntSlider(value=0, min=0, max=100, description='echo')\n"
+    "echoed = widgets.HTML('<span>0</span>')\nechoed.add_class('deepcoder-echo')\n"
+    "echo.observe(lambda change: setattr(echoed, 'value', f'<span>{change.new}</span>'), names='value')\n"
+    "display(widgets.VBox([echo, echoed]))",
 ]
+ROUND_TRIP_MS: list[float] = []  # the self-test's echo: written beside the explorer's figures
 
 
 @pytest.fixture(scope="module")
@@ -141,9 +147,16 @@ def test_widgets_render_and_update(lab, page, capsys):
     ms = time_until_changed(page, view, lambda: page.locator(".widget-textarea textarea").first
                             .press_sequentially("\n    return a + b", delay=10))
     assert ms is not None and fingerprint(view) != before
-    assert "return" in view.inner_text()
+    # the first change is timed; the last keys' updates may still be on their way
+    page.wait_for_function("el => el.innerText.includes('return')", arg=view.element_handle(), timeout=15_000)
     screenshot(page, "selftest_tokens")
+    page.wait_for_selector(".deepcoder-echo", timeout=60_000)
+    echoed = page.locator(".deepcoder-echo").first
+    ROUND_TRIP_MS[:] = move_slider_and_time(page, "echo", echoed, presses=7)
+    assert echoed.inner_text().strip() == "7", "the echo slider's value did not come back from the kernel"
     _report(capsys, f"self-test (page ready {ready:.1f} s, run all {ran:.1f} s): slider move -> new picture", times)
+    _report(capsys, "self-test: key press -> kernel -> text painted (the round trip under any kernel-drawn "
+                    "picture)", ROUND_TRIP_MS)
 
 
 def client_value(client, expression: str):
@@ -201,7 +214,7 @@ def test_sampling_explorer_sliders_change_the_canvas(lab, page, capsys):
     ARTIFACTS.mkdir(exist_ok=True)  # for benchmarks/bench_slider.py, which prints them beside the kernel's figures
     (ARTIFACTS / "browser_times.json").write_text(json.dumps(
         {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": os.getloadavg()[0],
-         "explorer": times, "server_ms": server_ms, "steps": steps}, indent=1))
+         "explorer": times, "server_ms": server_ms, "steps": steps, "round_trip_ms": ROUND_TRIP_MS}, indent=1))
     for description, ms in times.items():
         _report(capsys, f"08_sampling_in_practice (page ready {ready:.1f} s, run all {ran:.1f} s): {description} key press -> "
                         "new canvas pixels", ms)
