@@ -9,7 +9,8 @@ the model as a follow-up chat turn, up to ``--rounds`` times, and each repaired 
 Writes ``<output>.csv`` (one row per answer: task, chain, round, public/hidden verdicts, the answer),
 ``<output>.json`` (machine, date, versions, load, every decoding knob, the command, the figures with their
 95% bootstrap bands, the cost in answers per solved task) and ``<output>.png``. The CSV is written as it
-goes, and a rerun with the same arguments resumes after the last finished task.
+goes, and a rerun with the same arguments resumes after the last finished task; the JSON keeps each leg's
+date, time, server threads and load. While ``<output>.pause`` exists the run waits between tasks (server idle).
 
     OMP_NUM_THREADS=1 nice .venv/bin/python benchmarks/bench_rerank.py --tasks 60 -n 8   # ~30 min on 2 cores
 """
@@ -90,6 +91,19 @@ def plot(figures: dict, path: Path, title: str) -> None:
     ax.figure.savefig(path, dpi=110)
 
 
+def wait_while_paused(pause_file: Path) -> float:
+    """Seconds spent waiting while ``pause_file`` exists (between tasks, with the server idle), so that a quiet
+    measurement can run beside a long resumable run: ``touch <output>.pause``, measure, remove it."""
+    tic = time.time()
+    announced = False
+    while pause_file.exists():
+        if not announced:
+            print(f"paused: {pause_file} exists", flush=True)
+            announced = True
+        time.sleep(2)
+    return time.time() - tic
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=164, help="at most this many HumanEval tasks with public examples, "
@@ -133,6 +147,9 @@ def main(argv=None) -> int:
 
     decoding = Decoding(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                         top_k=0, min_p=0.0, repetition_penalty=1.0, seed=args.seed)
+    previous = json.loads(out_json.read_text()) if done_rows and out_json.exists() else {}
+    pause_file = Path(args.output).with_suffix(".pause")
+    pauses = 0.0
     load_start = [round(x, 2) for x in os.getloadavg()]
     started = time.time()
     proc, url, server_cmd = start_server(args.threads)
@@ -144,6 +161,9 @@ def main(argv=None) -> int:
             if time.time() - started > args.minutes * 60:
                 print(f"stopped after {args.minutes} minutes: {t} of {len(tasks)} tasks done", flush=True)
                 break
+            paused = wait_while_paused(pause_file)
+            started += paused  # a pause does not count against --minutes
+            pauses += paused
             examples = public_examples(task["prompt"], task["entry_point"])
             chat = build_messages(task["request"], "system")
             rows = []
@@ -172,7 +192,7 @@ def main(argv=None) -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    seconds = time.time() - started
+    seconds = time.time() - started - pauses
 
     import llama_cpp
     import torch
@@ -187,7 +207,6 @@ def main(argv=None) -> int:
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_name()}",
             "load_average_at_start": load_start, "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-            "note_on_load": "another helper ran HumanEval and the course sweep on the same 2 cores during this run",
             "seconds_this_run": round(seconds), "minutes_cap": args.minutes, "python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "llama_cpp_python": llama_cpp.__version__,
             "answered_by": f"llama-cpp-python {llama_cpp.__version__} server on the embedded Q4_1 GGUF, "
@@ -200,6 +219,16 @@ def main(argv=None) -> int:
                            f"the first ones done within --minutes {args.minutes}",
             "tasks_with_public_examples": f"{with_examples} of {len(all_tasks)}",
             "answers": len(done_rows), "figures": figures}
+    # a resumed run keeps the legs before it: each with its own date, time, server threads and load
+    leg = {"date_end": info["date"], "seconds": round(seconds), "paused_seconds": round(pauses),
+           "server_threads": args.threads, "load_average_at_start": load_start,
+           "load_average_at_end": info["load_average_at_end"],
+           "tasks_done": len({r["task"] for r in done_rows}) - len(finished)}
+    info["legs"] = previous.get("legs", []) + [leg]
+    if len(info["legs"]) > 1:
+        info["command"] = (f"{len(info['legs'])} legs, each resumed from the CSV (see legs); the last: "
+                           + info["command"])
+        info["seconds_all_legs"] = sum(x["seconds"] for x in info["legs"])
     out_json.write_text(json.dumps(info, indent=1) + "\n")
     plot(figures, Path(args.output).with_suffix(".png"),
          f"HumanEval, {figures['tasks']} tasks, n={figures['n']}, T={args.temperature}, top_p={args.top_p}; "
