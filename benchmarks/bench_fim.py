@@ -163,7 +163,8 @@ def main(argv=None) -> None:
     results = {mode: {**summarize([r for r in rows if r["mode"] == mode]), "seconds": seconds.get(mode)}
                for mode in (*CONTROLS, *MODES)}
     record = {
-        "command": "OMP_NUM_THREADS=1 nice python benchmarks/bench_fim.py" + (f" --tasks {args.tasks}" if args.tasks != N_TASKS else ""),
+        "command": (f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if os.environ.get("OMP_NUM_THREADS") else "")
+                   + "python benchmarks/bench_fim.py" + (f" --tasks {args.tasks}" if args.tasks != N_TASKS else ""),
         "date": started.strftime("%Y-%m-%d %H:%M UTC"), "seconds": time.perf_counter() - t0,
         "machine": {**machine(), "load_average_start": load_start, "load_average_end": os.getloadavg()},
         "model": {"checkpoint": "HuggingFaceTB/SmolLM2-135M-Instruct (embedded, dequantized from the Q4_1 GGUF)",
