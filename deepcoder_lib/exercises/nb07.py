@@ -1,9 +1,11 @@
-"""Checks for notebook 07 (sampling): top_p counts, temperature and confidence, temperature as division.
+"""Checks for notebook 07 (sampling): top_p counts, the largest confident temperature, temperature as division.
 
 Each check takes the notebook's own next-token ``logits`` (one distribution of shape (vocab_size,))
-and the learner's value (a Python, numpy or one-element torch number), recomputes with
-``deepcoder_lib.sampling`` and says what the value did. An untouched ``...`` gets "Not answered yet" and
-nothing more; a wrong value hears which way to go, never the range of right values.
+and the learner's value (a Python, numpy or one-element torch number), recomputes (with
+``deepcoder_lib.sampling``, or in float64 for the temperature) and says what the value did. An untouched
+``...`` gets "Not answered yet" and nothing more; a wrong value hears which way to go, never the range of
+right values. Exercise 2 asks for the *largest* temperature that keeps the top token above 0.9 (to two
+decimals), so that neither T=1 on a confident checkpoint nor a low guess such as 0.1 passes.
 """
 from __future__ import annotations
 
@@ -40,46 +42,97 @@ def check_exactly_three(logits, top_p) -> CheckResult:
                   "probabilities: how much do the top 2 hold, and the top 3?")
 
 
+LEVEL = 0.9   # exercise 2: the top token's probability must stay above this
+
+
 def _top_prob(logits, temperature: float) -> float:
-    """The top token's probability at ``temperature``: 1 / sum(exp((logit - max) / T)), softmax's max."""
-    x = torch.as_tensor(logits).float()
+    """The top token's probability at ``temperature``: 1 / sum(exp((logit - max) / T)), softmax's max.
+
+    In float64, so that it falls strictly as T rises and the bisection below finds the same edge each time."""
+    x = torch.as_tensor(logits).double()
     return float(1 / torch.exp((x - x.max()) / temperature).sum())
 
 
-def largest_confident_temperature(logits, level: float = 0.9) -> float:
+def largest_confident_temperature(logits, level: float = LEVEL) -> float:
     """The largest temperature at which the top token's probability is still above ``level`` (bisection).
 
-    The top probability falls as the temperature rises (for a single most likely token), so the
-    temperatures that work are exactly (0, this value).
+    With one most likely token, its probability falls from 1 (T -> 0) towards 1 / (tokens left) as T rises, so
+    the temperatures that work are exactly (0, this value). 0.0 when none does (top tokens tied: each has at
+    most 1/2); ``math.inf`` when it never falls to ``level`` (one token left, the others removed at -inf).
     """
-    low, high = 1e-3, 10.0
-    if _top_prob(logits, low) <= level:
+    x = torch.as_tensor(logits).double()
+    if int((x == x.max()).sum()) > 1:
         return 0.0
-    for _ in range(30):  # 10 / 2**30: far finer than the answer needs
+    if int(x.isfinite().sum()) == 1:
+        return math.inf
+    low, high = 1.0, 1.0
+    for _ in range(1000):   # halve down to where it works (a near-tie needs a tiny T), double up to where it fails
+        if _top_prob(x, low) > level:
+            break
+        low /= 2
+    else:
+        return 0.0
+    while _top_prob(x, high) > level:   # ends: at a large T every finite token gets about the same share
+        high *= 2
+    for _ in range(100):   # float64 steps: far finer than any answer needs
         middle = (low + high) / 2
-        low, high = (middle, high) if _top_prob(logits, middle) > level else (low, middle)
+        low, high = (middle, high) if _top_prob(x, middle) > level else (low, middle)
     return low
 
 
-def check_confident_temperature(logits, temperature) -> CheckResult:
-    """A positive temperature at which the top token's probability exceeds 0.9."""
+def _just_under(p: float, level: float = LEVEL) -> str:
+    """``p`` with enough decimals to show it is below ``level`` (0.8997, 0.899999)."""
+    for decimals in range(4, 12):
+        if float(f"{p:.{decimals}f}") < level:
+            return f"{p:.{decimals}f}"
+    return repr(p)
+
+
+def check_largest_confident_temperature(logits, temperature) -> CheckResult:
+    """The largest temperature at which the top token's probability is still above 0.9, to two decimals.
+
+    Right: any T with limit - 0.01 <= T <= limit (rounded down to two decimals, or given more precisely),
+    where ``limit`` is ``largest_confident_temperature(logits)``. A wrong answer hears what its temperature
+    does, never the limit."""
     temperature = as_number(temperature, "`my_temperature`", "0.5")
     if isinstance(temperature, CheckResult):
         return temperature
+    limit = largest_confident_temperature(logits)
+    x = torch.as_tensor(logits).double()
+    tied = int((x == x.max()).sum())
+    if limit == 0:
+        why = (f"the top {tied} tokens tie (the same logit), so at every temperature each has the same probability, "
+               f"at most 1/{tied}" if tied > 1 else "the top tokens are so close that float64 cannot tell them apart")
+        return failed(f"On these logits no positive temperature works: {why}. This exercise needs logits with one "
+                      "top token (a real checkpoint's; a twin's random bfloat16 logits can tie).")
+    if limit == math.inf:
+        return failed("On these logits the top token is the only one left (every other logit is -inf), so it has "
+                      "probability 1 at every temperature: there is no largest one. Use the model's own `logits`.")
+    if not math.isfinite(temperature):
+        return failed(f"`my_temperature` must be a finite number, got {temperature!r}.")
     if temperature == 0:
-        return failed("temperature 0 is greedy: the top token gets probability 1 by definition. "
-                      "Find a positive temperature that makes the model itself that confident.")
-    try:
-        top = float(sampling.sampling_probs(logits, temperature=temperature).max())
-    except ValueError as error:
-        return failed(str(error))
-    at_one, limit = _top_prob(logits, 1.0), largest_confident_temperature(logits)
-    if top > 0.9:
-        return passed(f"Right: at temperature {temperature:g} the top token has probability {top:.3f} "
-                      f"(at 1.0 it has {at_one:.3f}). Every temperature below about {limit:.3f} works: "
-                      "dividing the logits by T < 1 widens the gaps between them.")
-    hint = "lower it: T < 1 sharpens" if temperature >= 1 else "lower it further"
-    return failed(f"At temperature {temperature:g} the top token has probability {top:.3f}, not above 0.9; {hint}.")
+        return failed("Temperature 0 is greedy decoding: the top token gets probability 1 by definition, not because "
+                      "the model is sure. Find the largest positive temperature that keeps it above 0.9."
+                      + (" (Here the answer is below 0.01: give more decimals.)" if limit < 0.01 else ""))
+    if temperature < 0:
+        return failed(f"A temperature must be positive, got {temperature:g}: the logits are divided by it, and a "
+                      "negative one would make the least likely token the most likely.")
+    p = _top_prob(x, temperature)
+    # given more precisely, a float32 softmax over a large vocabulary can put the edge 1e-5 higher: allow for it
+    if limit - 0.01 - 1e-9 <= temperature <= limit * (1 + 1e-4):
+        return passed(f"Right: at temperature {temperature:g} the top token has probability {p:.4f}, and above "
+                      f"{limit:.4g} it falls to 0.9 or below (at 1.0 it has {_top_prob(x, 1.0):.3f}). Each logit is "
+                      "divided by T: the smaller T, the wider the gaps and the surer the top token.")
+    if temperature < limit:
+        return failed(f"At temperature {temperature:g} the top token has p={p:.4f}: above 0.9, but a larger "
+                      "temperature still keeps it above 0.9. Try larger ones (a loop over temperatures, or bisection).")
+    if temperature <= limit + 0.01:
+        return failed(f"At temperature {temperature:g} the top token has p={_just_under(p)}, just under 0.9: that "
+                      "temperature is a little too large. If you rounded, round down: the answer is the largest "
+                      "temperature that still works, cut to two decimals.")
+    hint = " T > 1 flattens the distribution." if temperature > 1 and _top_prob(x, 1.0) <= LEVEL else ""
+    return failed(f"At temperature {temperature:g} the top token has p={_just_under(p)}, not above 0.9: "
+                  f"lower it.{hint}")
 
 
 def check_ratio_at_half_temperature(logits, answer) -> CheckResult:

@@ -7,7 +7,8 @@ logits, on other logits (so that it must filter its argument) and on a ramp wher
 the result (so that generate's own order cannot pass where the two happen to agree), compares with the reference
 within float32 rounding (``x / 0.7`` and ``x * (1 / 0.7)`` both pass), and names the order a wrong answer used by
 trying all 24 orders. ``check_one_token_left`` reads the explorer's sliders (``explorer.settings()`` and its
-cached ``explorer.logits``); it never states a bound that would answer it.
+cached ``explorer.logits``); it never states a bound that would answer it, and refuses the sliders as the page
+left them (temperature 0.7, top_p 0.9), which leave one token by themselves on a prompt the model is sure of.
 """
 from __future__ import annotations
 
@@ -121,9 +122,19 @@ def check_temperature_last(temperature_last, logits, temperature=0.7, top_k=50, 
     return passed(f"Right: top_k → top_p → min_p → temperature; {effect}.")
 
 
+# What the notebook's cell before the exercise sets on the explorer (the other sliders at their start values):
+# on a checkpoint sure enough of the prompt's next token it leaves one token already, and does not count.
+PAGE_SETTINGS = dict(temperature=0.7, top_k=0, top_p=0.9, min_p=0.0)
+
+
+def _is_page_setting(settings: dict) -> bool:
+    return all(abs(settings[name] - value) < 1e-9 for name, value in PAGE_SETTINGS.items())
+
+
 def check_one_token_left(explorer) -> CheckResult:
     """The explorer's sliders leave exactly one token, removed by the filters: not temperature 0, not top_k=1,
-    and not a temperature so low that float32 rounds every other probability to 0 (greedy in disguise)."""
+    not a temperature so low that float32 rounds every other probability to 0 (greedy in disguise), and not the
+    settings the page itself set (``PAGE_SETTINGS``), which leave one token wherever the model is sure."""
     if explorer is ...:
         return CheckResult(False, "Replace `...` with `explorer` once its sliders leave exactly one token, then run "
                            "the cell again.", answered=False)
@@ -143,6 +154,10 @@ def check_one_token_left(explorer) -> CheckResult:
         return failed(f"At temperature {s['temperature']:g} every token but one already has probability exactly 0 "
                       "before any filter: float32 rounds exp(-gap / T) to 0 when T is that small, so this is "
                       "greedy decoding in disguise. Raise the temperature until the filters are what leaves one token.")
+    if kept == 1 and _is_page_setting(s):
+        return failed("These are the settings the cell above set (temperature 0.7, top_p 0.9), and on this prompt "
+                      "they already leave one token: the model is that sure here, so they show nothing you did. "
+                      "Move the sliders yourself and find your own setting that leaves one token.")
     if kept == 1:
         by = [name for name in ("top_p", "min_p") if
               sampling.kept_count(sampling.sampling_probs(explorer.logits, temperature=s["temperature"],
