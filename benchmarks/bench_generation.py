@@ -10,9 +10,14 @@ function f with f(2.0) == pi * 4).
 Settings: "fp32" is what from_pretrained(checkpoint) + generate(do_sample=False) gives;
 "default" is the course default: dtype=torch.bfloat16 (as the source material loads models)
 plus generation.DEFAULT_GENERATION (greedy). Prompt lookup is exact for greedy but measured slower here.
-The other rows show what each knob adds alone. Settings are interleaved, repeat by repeat, so
-that a shared machine's changing load hits them alike. torch.compile (+ static cache) is left
+The other rows show what each knob adds alone. The last row is llama.cpp (llama-cpp-python, in this process) on
+the embedded model's own Q4_1 GGUF file, the file the class server of notebook 16 serves: the same prompt text
+(the chat template's), greedy (temperature 0), the same number of threads. Settings are interleaved, repeat by
+repeat, so that a shared machine's changing load hits them alike. torch.compile (+ static cache) is left
 out: compiling took ~46 s on this machine, longer than a whole notebook's budget.
+
+Writes ``benchmarks/generation_speed.json`` (date, machine, load averages, versions, the rows), which notebook 10
+cites for llama.cpp's speed against transformers'.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import os
 import resource
 import statistics
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REQUEST = "Write a Python function that computes the area of a circle given its radius."
@@ -52,6 +58,21 @@ def circle_area_ok(answer: str) -> tuple[bool, str]:
     return result.ok and "ok" in result.stdout, result.verdict
 
 
+class LlamaCpp:
+    """llama.cpp on the embedded GGUF, greedy, ``threads`` threads: ``generate(prompt_text, n)`` -> (text, new tokens)."""
+
+    def __init__(self, threads: int):
+        from llama_cpp import Llama
+
+        from deepcoder_lib.prepare import find_gguf
+        self.llm = Llama(model_path=str(find_gguf()), n_ctx=1024, n_threads=threads, verbose=False)
+
+    def generate(self, prompt: str, max_tokens: int) -> tuple[str, int]:
+        out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=0, top_p=1.0,
+                                         min_p=0.0, repeat_penalty=1.0, seed=0)
+        return out["choices"][0]["text"], out["usage"]["completion_tokens"]
+
+
 def _rss_mb() -> float:
     import psutil
     return psutil.Process().memory_info().rss / 2 ** 20
@@ -76,6 +97,13 @@ def main() -> list[dict]:
     inputs = tokenizer.apply_chat_template([{"role": "user", "content": REQUEST}], add_generation_prompt=True,
                                            return_tensors="pt", return_dict=True)
     n_prompt = inputs["input_ids"].shape[1]
+    prompt_text = tokenizer.apply_chat_template([{"role": "user", "content": REQUEST}], add_generation_prompt=True,
+                                                tokenize=False)
+    before, start = _rss_mb(), time.perf_counter()
+    llama = LlamaCpp(RECOMMENDED_THREADS)
+    load_s["gguf"], model_mb["gguf"] = time.perf_counter() - start, _rss_mb() - before
+    llama.generate(prompt_text, 4)  # warm-up
+    llama_first, llama_total = [], []
     ttft = {name: [] for name in SETTINGS}
     totals = {name: [] for name in SETTINGS}
     outputs = {}
@@ -91,6 +119,12 @@ def main() -> list[dict]:
                 outputs[name] = models[dtype].generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=False,
                                                        **extra)
                 totals[name].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            llama.generate(prompt_text, 1)
+            llama_first.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            llama_answer, llama_new = llama.generate(prompt_text, MAX_NEW_TOKENS)
+            llama_total.append(time.perf_counter() - t)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = []
     for name, (dtype, extra) in SETTINGS.items():
@@ -102,6 +136,12 @@ def main() -> list[dict]:
                      "decode_tok_s": (n_new - 1) / max(total - first, 1e-9), "total_s": total,
                      "model_rss_mb": model_mb[dtype], "peak_rss_mb": peak_mb, "load_s": load_s[dtype],
                      "circle_ok": ok, "check": verdict, "answer": answer})
+    first, total = statistics.median(llama_first), statistics.median(llama_total)
+    ok, verdict = circle_area_ok(llama_answer)
+    rows.append({"setting": "llama.cpp, same GGUF (Q4_1)", "dtype": "q4_1", "new_tokens": llama_new,
+                 "ttft_ms": 1000 * first, "decode_tok_s": (llama_new - 1) / max(total - first, 1e-9), "total_s": total,
+                 "model_rss_mb": model_mb["gguf"], "peak_rss_mb": peak_mb, "load_s": load_s["gguf"],
+                 "circle_ok": ok, "check": verdict, "answer": llama_answer})
     base = rows[0]["decode_tok_s"]
     for r in rows:
         r["speedup"] = r["decode_tok_s"] / base
@@ -121,9 +161,31 @@ def _print(rows: list[dict]) -> None:
           f"bf16 {len(answers['bfloat16']) > 1}; bf16 answer == fp32 answer: {answers['float32'] == answers['bfloat16']}")
 
 
+def save(rows: list[dict], seconds: float, load_start) -> Path:
+    import datetime
+    import importlib.metadata as md
+    import json
+    import platform
+
+    from deepcoder_lib.evaluation_cli import cpu_name
+    from deepcoder_lib.generation import RECOMMENDED_THREADS
+    path = Path(__file__).with_name("generation_speed.json")
+    path.write_text(json.dumps({
+        "command": "python benchmarks/bench_generation.py",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_name()}", "threads": RECOMMENDED_THREADS,
+        "load_average_at_start": [round(x, 2) for x in load_start],
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "versions": {name: md.version(name) for name in ("torch", "transformers", "llama_cpp_python")},
+        "request": REQUEST, "max_new_tokens": MAX_NEW_TOKENS, "repeats": REPEATS, "seconds": round(seconds),
+        "rows": rows}, indent=1) + "\n")
+    return path
+
+
 if __name__ == "__main__":
-    start = time.perf_counter()
+    start, load_start = time.perf_counter(), os.getloadavg()
     table = main()
     _print(table)
-    print(f"({MAX_NEW_TOKENS} new tokens max, median of {REPEATS}, interleaved; "
-          f"{time.perf_counter() - start:.0f} s in all)")
+    seconds = time.perf_counter() - start
+    print(f"({MAX_NEW_TOKENS} new tokens max, median of {REPEATS}, interleaved; {seconds:.0f} s in all; "
+          f"wrote {save(table, seconds, load_start)})")
