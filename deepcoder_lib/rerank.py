@@ -122,7 +122,7 @@ def public_examples(prompt: str, entry_point: str) -> list[Example]:
     return found
 
 
-# Runs inside the sandbox: load the answer as the grader does (prompt.py, then solution.py), evaluate each call,
+# Runs inside the sandbox: load the answer as the grader does (judge_runtime.load_answer), evaluate each call,
 # compare with the expected value (equal; floats within 1e-6; a list and a tuple by their items, as prompts write
 # either for a sequence), write one JSON record per example to the
 # result channel (judge_runtime.start: what the answer prints goes to stderr, never among the records).
@@ -130,16 +130,7 @@ _PUBLIC = r'''
 def _main():
     import ast, math
     data, emit = start(stdin_eof=True)
-    here = os.getcwd()
-    sys.path[:] = [p for p in sys.path if p not in ("", here)]
-    namespace = {"__name__": "solution"}
-    try:
-        for name in ("prompt.py", "solution.py"):
-            if os.path.exists(name):
-                exec(compile(open(name).read(), name, "exec"), namespace)
-    except BaseException as e:
-        emit({"load_error": f"{type(e).__name__}: {str(e)[:200]}"})
-        os._exit(0)
+    namespace = load_answer(answer_sources(), emit, chars=200)
     def same(a, b):
         if isinstance(a, float) or isinstance(b, float):
             try:
