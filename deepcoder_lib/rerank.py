@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from .passk import bootstrap_band
+from .progress import TokenBar  # noqa: F401  (notebook 19 imports it from here)
 from .sandbox import run_code
 
 _AFTER = re.compile(r"^\s*(?:#\s*)?(?:==>|==|=>|➞|->|=|returns|should return|should be)\s*(?P<value>.+)$")
@@ -283,24 +284,3 @@ def plot_figures(figures: dict, ax=None):
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8, loc="upper left")
     return ax
-
-
-class TokenBar:
-    """A streamer for ``Answerer.generate(..., progress=)``: a tqdm bar of the new tokens (for the whole batch).
-
-    ``generate`` calls ``put`` once with the prompt, then once per new token; a server, whose answers arrive
-    whole, calls only ``end``, which fills the bar."""
-
-    def __init__(self, max_new_tokens: int, desc: str = "tokens"):
-        from tqdm.auto import tqdm
-
-        self.bar, self.prompt_seen = tqdm(total=max_new_tokens, desc=desc, leave=False), False
-
-    def put(self, value) -> None:
-        if not self.prompt_seen:
-            self.prompt_seen = True  # the first call carries the prompt
-            return
-        self.bar.update(1)
-
-    def end(self) -> None:
-        self.bar.close()
