@@ -3,9 +3,11 @@
 Modules (one concept each), imported lazily so ``import deepcoder_lib`` stays instant:
 prepare (embedded model -> cache folder), models (load; the course-wide checkpoint), course (the device rule),
 catalog (sizes, memory), twins (architecture twins), doctor, torchbuild, tokens and playground (notebook 01), bpe
-(02), generation (03-05), stepper (05), search (06), sampling and plots (07), livechart and explorer (08), sandbox,
-extract and webcheck (09), evaluation, evaluation_cli, passk and humaneval (10), loss (12), adapters, lora_configs
-(13), bottleneck (14), exercises (checks).
+(02), generation (03-05), stepper (05), search (06), sampling and plots (07), livechart and explorer (08), progress
+(token counts while generate runs: 08, 19), sandbox, extract and webcheck (09), evaluation, evaluation_cli, passk
+and humaneval (10), loss (12), adapters, lora_configs (13), bottleneck (14), fim and fim_tasks (17), format_machines,
+constrained and constrained_results (18), examples, public_run and rerank (19), exercises (checks). Grading: judge
+(the verdict) and judge_runtime (the code inside its sandboxed processes).
 The model interface: interface (the protocol every helper uses), local (a transformers model behind it, and
 ``answerer``, the one place that tells a local model from a server), server (a class server behind it, through the
 openai client); below them prompts (request -> messages), decoding (one settings object), inputs (text -> model
@@ -14,11 +16,12 @@ inputs) and checks (argument checks).
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["adapters", "bottleneck", "bpe", "catalog", "checks", "course", "decoding", "doctor", "evaluation",
-           "evaluation_cli", "exercises", "explorer", "extract", "fim", "generation", "humaneval", "inputs",
-           "interface", "livechart", "local", "lora_configs", "loss", "models", "passk", "playground", "plots",
-           "prepare", "prompts", "sampling", "sandbox", "sandbox_bwrap", "sandbox_tree", "search", "server", "stepper",
-           "tokens", "torchbuild", "twins", "webcheck"]
+__all__ = ["adapters", "bottleneck", "bpe", "catalog", "checks", "constrained", "constrained_results", "course",
+           "decoding", "doctor", "evaluation", "evaluation_cli", "examples", "exercises", "explorer", "extract", "fim",
+           "fim_tasks", "format_machines", "generation", "humaneval", "inputs", "interface", "judge", "judge_runtime",
+           "livechart", "local", "lora_configs", "loss", "models", "passk", "playground", "plots", "prepare",
+           "progress", "prompts", "public_run", "rerank", "sampling", "sandbox", "sandbox_bwrap", "sandbox_tree",
+           "search", "server", "stepper", "tokens", "torchbuild", "twins", "webcheck"]
 
 
 def __getattr__(name):

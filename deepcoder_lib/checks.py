@@ -57,3 +57,11 @@ def whole_number(value, name: str, *, minimum: int = 1, maximum: int | None = No
 def positive_int(value, name: str, hint: str = "") -> int:
     """``whole_number(value, name, minimum=1)``: the check the library used to write out by hand."""
     return whole_number(value, name, minimum=1, hint=hint)
+
+
+def code_text(value, name: str) -> str:
+    """``value`` if it is a string (code, or a model's text around a cursor); else a ValueError naming ``name``."""
+    if not isinstance(value, str):
+        raise ValueError(f"`{name}` must be a string (the code on that side of the cursor), got {value!r}; "
+                         "use '' for none")
+    return value

@@ -26,6 +26,7 @@ from .decoding import Decoding
 from .livechart import IPYMPL_FIX, TokenChart, in_kernel, ipympl_installed
 from .local import answerer
 from .plots import drawable
+from .progress import HtmlProgress
 
 EXPLORER_CLASS = "deepcoder-explorer"       # the whole widget
 PLOT_CLASS = "deepcoder-explorer-plot"      # the live chart: ipympl's canvas widget, or an Image widget
@@ -47,27 +48,6 @@ def _one_thread():
         yield
     finally:
         torch.set_num_threads(before)
-
-
-class _Progress:
-    """A streamer that only counts: "sampling… 12 of 40 tokens, about 9 s left" in ``html`` while generate runs.
-
-    ``generate`` calls ``put`` once with the prompt, then once per new token (for the whole batch)."""
-
-    def __init__(self, html, max_new_tokens: int):
-        self.html, self.max_new_tokens, self.done, self.start = html, max_new_tokens, -1, time.perf_counter()
-
-    def put(self, value) -> None:
-        self.done += 1
-        if self.done < 1:
-            return  # the prompt
-        per_token = (time.perf_counter() - self.start) / self.done
-        left = per_token * (self.max_new_tokens - self.done)
-        self.html.value = (f"<i>sampling… {self.done} of at most {self.max_new_tokens} tokens, "
-                           f"about {left:.0f} s left</i>")
-
-    def end(self) -> None:
-        pass
 
 
 class Explorer:
@@ -220,7 +200,7 @@ class Explorer:
             decoding = Decoding(max_new_tokens=self.max_new_tokens, temperature=s["temperature"], top_k=s["top_k"],
                                 top_p=s["top_p"], min_p=s["min_p"], seed=seed)  # the sliders, stated
             self.last_samples = self.answerer.generate(self.current, decoding, n=1 if greedy else self.num_samples,
-                                                       progress=_Progress(self.samples, self.max_new_tokens))
+                                                       progress=HtmlProgress(self.samples, self.max_new_tokens))
             self.samples.value = self._samples_html(greedy, seed)
         finally:
             self.sample_button.disabled = False

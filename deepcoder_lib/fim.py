@@ -1,12 +1,12 @@
-"""Fill in the middle (FIM): the prompt an editor sends a code model, for three model families, and infilling tasks.
+"""Fill in the middle (FIM): the prompt an editor sends a code model, for three model families.
 
 An editor sends the text before the cursor (``prefix``) and after it (``suffix``); a FIM-trained model writes the
 ``middle``. ``FORMATS`` holds each family's real marker strings and where each came from; ``fim_prompt`` assembles
 the prompt (PSM or SPM), ``extract_middle`` cuts the middle out of a model's output, ``fim_tokenizer`` gives a
-tokenizer in which each marker is one token. ``single_line_tasks`` masks one line of HumanEval's canonical
-solutions (the way HumanEval-Infilling's single-line set was made) and ``grade_middle`` runs the filled function
-under HumanEval's hidden tests through ``judge.grade``. ``complete_middle`` asks a class server. Other modules:
-humaneval.py (the problems), judge.py (the verdict), tokens.py (the tokenizers this builds on).
+tokenizer in which each marker is one token. ``complete_middle`` asks a class server. The infilling tasks
+(``single_line_tasks``: one line of a HumanEval solution masked; ``grade_middle``; the chat request) are in
+fim_tasks.py and importable from here. Other modules: humaneval.py (the problems), judge.py (the verdict),
+tokens.py (the tokenizers this builds on).
 
 Sources of the markers (docs/fill_in_the_middle.md has the details):
   * StarCoder: ``<fim_prefix>``, ``<fim_suffix>``, ``<fim_middle>``, ``<fim_pad>``, end ``<|endoftext|>``;
@@ -29,8 +29,12 @@ from __future__ import annotations
 
 import copy
 import functools
-import random
 from dataclasses import dataclass
+
+from .checks import code_text
+# re-exported: notebook 17, the tests and benchmarks/bench_fim.py use fim.single_line_tasks and the rest
+from .fim_tasks import (CHAT_REQUEST, HOLE, chat_request, exact_match, filled, first_line, grade_middle,  # noqa: F401
+                        make_task, middle_from_chat, single_line_tasks)
 
 MODES = ("psm", "spm")
 
@@ -86,20 +90,13 @@ def get_format(fmt) -> FimFormat:
     return FORMATS[fmt]
 
 
-def _text(value, name: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"`{name}` must be a string (the code on that side of the cursor), got {value!r}; "
-                         "use '' for none")
-    return value
-
-
 def fim_prompt(prefix: str, suffix: str, fmt, mode: str = "psm") -> str:
     """The text a FIM-trained model of ``fmt`` reads; it then writes the middle (and its end token).
 
     PSM: prefix marker, prefix, suffix marker, suffix, middle marker. SPM (BigCode's variant): prefix marker,
     suffix marker, suffix, middle marker, prefix: the model continues the prefix straight into the middle.
     """
-    f, prefix, suffix = get_format(fmt), _text(prefix, "prefix"), _text(suffix, "suffix")
+    f, prefix, suffix = get_format(fmt), code_text(prefix, "prefix"), code_text(suffix, "suffix")
     if mode == "psm":
         return f.prefix + prefix + f.suffix + suffix + f.middle
     if mode == "spm":
@@ -110,7 +107,7 @@ def fim_prompt(prefix: str, suffix: str, fmt, mode: str = "psm") -> str:
 def extract_middle(output: str, fmt, *, mode: str = "psm", prefix: str = "", stop_at_newline: bool = False) -> str:
     """The middle in a model's decoded ``output`` (special tokens kept): after the middle marker if the prompt is
     there (and after ``prefix`` in SPM), up to the first end token or marker (or newline, for one line)."""
-    f, output = get_format(fmt), _text(output, "output")
+    f, output = get_format(fmt), code_text(output, "output")
     if f.middle in output:
         output = output.split(f.middle, 1)[1]
         if mode == "spm":
@@ -155,90 +152,6 @@ def marker_pieces(tokenizer, marker: str) -> list[str]:
     return tokenizer.convert_ids_to_tokens(tokenizer(marker, add_special_tokens=False)["input_ids"])
 
 
-# --- HumanEval single-line infilling -------------------------------------------------------------
-def _is_code(line: str) -> bool:
-    stripped = line.strip()
-    return bool(stripped) and not stripped.startswith("#")
-
-
-def make_task(problem: dict, line_index: int) -> dict:
-    """One infilling task: line ``line_index`` of the canonical body masked. The cursor sits after the line's
-    indentation (as an editor's auto-indent leaves it): prefix = prompt + lines before + indentation,
-    middle = the rest of the line, suffix = newline + lines after."""
-    lines = problem["canonical_solution"].split("\n")
-    if not 0 <= line_index < len(lines) or not _is_code(lines[line_index]):
-        raise ValueError(f"`line_index` must point at a code line of the canonical body (0..{len(lines) - 1}), got "
-                         f"{line_index!r}; blank and comment-only lines are not masked")
-    line = lines[line_index]
-    indent = line[:len(line) - len(line.lstrip())]
-    prefix = problem["prompt"] + "".join(before + "\n" for before in lines[:line_index]) + indent
-    suffix = "\n" + "\n".join(lines[line_index + 1:])
-    return {**problem, "name": f"{problem['name']}/line{line_index}", "problem": problem["name"],
-            "line_index": line_index, "prefix": prefix, "suffix": suffix, "middle": line.strip()}
-
-
-def single_line_tasks(n: int | None = None, *, seed: int = 0) -> list[dict]:
-    """``n`` HumanEval problems (all 164 when None) drawn with ``seed``, each with one code line masked (also drawn).
-
-    Same seed, same tasks. HumanEval-Infilling's single-line set masks every non-blank line; here each problem
-    gives one line, and comment-only lines are skipped (any middle would pass them).
-    """
-    from . import humaneval
-
-    problems = humaneval.load_tasks()
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(problems)):
-        raise ValueError(f"`n` must be a whole number from 1 to {len(problems)}, got {n!r}; None takes all of them")
-    rng = random.Random(seed)
-    chosen = sorted(rng.sample(range(len(problems)), n)) if n is not None else range(len(problems))
-    tasks = []
-    for k in chosen:
-        lines = problems[k]["canonical_solution"].split("\n")
-        tasks.append(make_task(problems[k], rng.choice([i for i, line in enumerate(lines) if _is_code(line)])))
-    return tasks
-
-
-def first_line(text: str) -> str:
-    """The middle of a single-line task from a model's text: its first non-blank line, stripped ('' if none).
-
-    Lenient on purpose: newlines and spaces before the code are dropped, since the cursor sits after the indentation."""
-    return next((line.strip() for line in _text(text, "text").split("\n") if line.strip()), "")
-
-
-def filled(task: dict, middle: str) -> str:
-    """The whole program with ``middle`` in the hole: prefix + middle + suffix."""
-    return task["prefix"] + _text(middle, "middle") + task["suffix"]
-
-
-def exact_match(task: dict, middle: str) -> bool:
-    return _text(middle, "middle").strip() == task["middle"]
-
-
-def grade_middle(task: dict, middle: str, *, timeout: float = 10.0) -> tuple[bool, str, str]:
-    """(passed, category, reason): the filled function under HumanEval's hidden tests, in the course sandbox."""
-    from .judge import grade
-
-    passed, category, reason, _ = grade(task, filled(task, middle), timeout=timeout)
-    return passed, category, reason
-
-
-HOLE = "<missing line>"
-CHAT_REQUEST = ("One line of this Python function is missing; it is marked {hole}. Reply with only that line of "
-                "code, nothing else.\n\n```python\n{code}\n```")
-
-
-def chat_request(task: dict) -> str:
-    """The request for a chat model: the code with the hole marked, asking for the missing line only."""
-    return CHAT_REQUEST.format(hole=HOLE, code=(task["prefix"] + HOLE + task["suffix"]).strip("\n"))
-
-
-def middle_from_chat(answer: str) -> str:
-    """The missing line from a chat answer: its first line of code outside a ``` fence, indentation dropped."""
-    for line in _text(answer, "answer").split("\n"):
-        if line.strip() and not line.strip().startswith("```"):
-            return line.strip()
-    return ""
-
-
 # --- a class server ---------------------------------------------------------------------------------
 def complete_middle(server, prefix: str, suffix: str, fmt=None, *, max_tokens: int = 32, stop=()) -> dict:
     """Ask ``server`` (a ``server.Server``) for the middle through its completions endpoint, greedily.
@@ -251,7 +164,7 @@ def complete_middle(server, prefix: str, suffix: str, fmt=None, *, max_tokens: i
     body = {"model": server.model, "max_tokens": max_tokens, "temperature": 0.0, "top_p": 1.0,
             "extra_body": {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0, "repetition_penalty": 1.0}}
     if fmt is None:
-        body.update(prompt=_text(prefix, "prefix"), suffix=_text(suffix, "suffix"))
+        body.update(prompt=code_text(prefix, "prefix"), suffix=code_text(suffix, "suffix"))
     else:
         body.update(prompt=fim_prompt(prefix, suffix, fmt), stop=list(get_format(fmt).stops) + list(stop))
     if fmt is None and stop:

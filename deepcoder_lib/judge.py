@@ -36,9 +36,7 @@ _RUNNER = r'''
 def _main():
     import io
     data, emit = start(stdin_eof=True)  # what the answer prints goes to stderr, never to the results
-    here = os.getcwd()
-    sys.path[:] = [p for p in sys.path if p not in ("", here)]  # no module of the working folder shadows the stdlib
-    sources = [(name, open(name).read()) for name in ("prompt.py", "solution.py") if os.path.exists(name)]
+    sources = answer_sources()  # read before the guard, which takes os.getcwd away
     class Printed(io.TextIOBase):  # what the answer prints: kept up to 20,000 characters, then dropped (not killed)
         room = 20_000
         def write(self, text):
@@ -51,16 +49,7 @@ def _main():
         guard = {"__builtins__": builtins.__dict__}
         exec(data["guard"], guard)
         guard["reliability_guard"]()
-    namespace = {"__name__": "solution"}
-    try:
-        for name, source in sources:
-            exec(compile(source, name, "exec"), namespace)
-    except BaseException as e:
-        where = [f"{f.filename} line {f.lineno}" for f in traceback.extract_tb(e.__traceback__)
-                 if f.filename in ("prompt.py", "solution.py")][-1:]
-        emit({"load_error": f"{type(e).__name__}: {str(e)[:300]}", "where": where[0] if where else ""})
-        os._exit(0)
-    live = Live(namespace)
+    live = Live(load_answer(sources, emit))
     for k, op in enumerate(data["ops"]):
         emit(live.perform(k, op))
     emit({"end": len(data["ops"])})

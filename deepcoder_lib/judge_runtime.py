@@ -321,6 +321,33 @@ def start(stdin_eof: bool = False):
     return data, emit
 
 
+ANSWER_FILES = ("prompt.py", "solution.py")  # loaded in this order: a HumanEval prompt's imports and helpers first
+
+
+def answer_sources() -> list:
+    """The answer's files that exist (``ANSWER_FILES``, in order) as (name, source), read from the working folder,
+    which first leaves ``sys.path``: no module of the answer's folder shadows the standard library."""
+    here = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", here)]
+    return [(name, open(name).read()) for name in ANSWER_FILES if os.path.exists(name)]
+
+
+def load_answer(sources, emit, chars: int = 300) -> dict:
+    """The answer's namespace: ``sources`` executed in one module named "solution", as the reference harness loads
+    them. When loading raises, ``emit`` writes the process's only record, ``load_error`` (the exception, at most
+    ``chars`` characters of its message) with ``where`` (the answer's line it came from), and the process ends."""
+    namespace = {"__name__": "solution"}
+    try:
+        for name, source in sources:
+            exec(compile(source, name, "exec"), namespace)
+    except BaseException as e:
+        where = [f"{f.filename} line {f.lineno}" for f in traceback.extract_tb(e.__traceback__)
+                 if f.filename in ANSWER_FILES][-1:]
+        emit({"load_error": f"{type(e).__name__}: {str(e)[:chars]}", "where": where[0] if where else ""})
+        os._exit(0)
+    return namespace
+
+
 def emitter(fd):
     def emit(record):
         data = (json.dumps(record) + "\n").encode()

@@ -1,202 +1,20 @@
-"""Run the tests the prompt already shows: public examples, reranking n answers on them, and self-repair.
-
-A HumanEval prompt's docstring carries a few worked examples (``>>> f(1)`` then ``2``, or ``f(1) == 2``,
-or ``f(1) => 2``). ``public_examples`` turns them into (call, expected) pairs; ``run_public`` runs an answer
-on them inside the course sandbox (``sandbox.run_code``: the answer never runs in this process) and says
-which example failed and why, in words a model can be shown. The hidden tests stay with ``judge.py``.
+"""Run the tests the prompt already shows: rerank n answers on their public examples, and self-repair.
 
 ``keep_first_passing`` is the reranking rule (the first answer whose public examples all pass, else the first
 answer); ``repair_messages`` is the follow-up chat turn of self-repair. ``summarize_run`` turns a stored run's
 rows into plain pass@1, reranked pass@1, pass@n and pass@1 after repair, each with a 95% bootstrap band over
-tasks (passk.bootstrap_band), and the answers generated per solved task. notebooks/19_run_the_tests.ipynb writes
-the simple ``>>>`` parser and the two loops out; benchmarks/bench_rerank.py measures them through the class server.
+tasks (passk.bootstrap_band), and the answers generated per solved task; ``plot_figures`` draws them.
+The examples come from examples.py (``public_examples``: the prompt's worked calls) and run in public_run.py
+(``run_public``: in the sandbox); both are importable from here, as is ``TokenBar`` (progress.py).
+notebooks/19_run_the_tests.ipynb writes the simple ``>>>`` parser and the two loops out; benchmarks/bench_rerank.py
+measures them through the class server.
 """
 from __future__ import annotations
 
-import ast
-import json
-import re
-from dataclasses import dataclass, field
-
+from .examples import Example, public_examples  # noqa: F401  (re-exported: notebook 19 and the benchmark use them)
 from .passk import bootstrap_band
-from .sandbox import run_code
-
-_AFTER = re.compile(r"^\s*(?:#\s*)?(?:==>|==|=>|➞|->|=|returns|should return|should be)\s*(?P<value>.+)$")
-
-
-@dataclass(frozen=True)
-class Example:
-    """One public example: ``call`` (Python source, e.g. "add(2, 3)") should give the value of ``expected``."""
-    call: str
-    expected: str
-
-
-@dataclass
-class PublicResult:
-    """How an answer did on its public examples: ``passed`` (all of them, and at least one), ``failure`` (a
-    sentence about the first failing example, or the error while loading; '' when all passed), ``results``."""
-    passed: bool
-    failure: str = ""
-    results: list = field(default_factory=list)
-
-
-def _parses(source: str, mode: str = "eval") -> bool:
-    try:
-        ast.parse(source, mode=mode)
-        return True
-    except SyntaxError:
-        return False
-
-
-def _literal(source: str) -> bool:
-    try:
-        ast.literal_eval(source)
-        return True
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return False
-
-
-def _calls(source: str, name: str) -> bool:
-    """Whether the expression ``source`` calls ``name`` and names nothing else (no variable of the prose)."""
-    nodes = list(ast.walk(ast.parse(source, mode="eval")))
-    return (any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name for node in nodes)
-            and all(node.id == name for node in nodes if isinstance(node, ast.Name)))
-
-
-def _split(line: str, name: str) -> tuple[str, str] | None:
-    """(call, what follows it) when ``line`` holds a call of ``name`` that parses, else None."""
-    start = line.find(name + "(")
-    if start < 0 or (start and (line[start - 1].isalnum() or line[start - 1] in "_.")):
-        return None
-    for end in range(start + len(name) + 1, len(line)):
-        if line[end] == ")" and _parses(line[start:end + 1]):
-            return line[start:end + 1], line[end + 1:]
-    return None
-
-
-def _expected(rest: str) -> str | None:
-    """The expected value after a call: ``==> 2``, ``== 2``, ``=> 2``, ``-> 2``, ``= 2``, ``returns 2``,
-    ``should return 2.`` (also after a ``#``); a trailing comment or remark in brackets is dropped."""
-    match = _AFTER.match(rest)
-    if not match:
-        return None
-    text = match["value"].strip()
-    for cut in (text.split(" #")[0], text, text.split(" (")[0]):
-        cut = cut.strip().rstrip(".,;").strip()
-        if cut and _literal(cut):
-            return cut
-    return None
-
-
-def public_examples(prompt: str, entry_point: str) -> list[Example]:
-    """The examples in ``prompt`` that call ``entry_point`` on literal arguments, in order, without repeats.
-
-    Two layouts: doctest (``>>> call`` with the expected value on the next line(s), up to a blank line or the
-    next ``>>>``), and one line (``call ==> value``, ``call == value``, ``call => value``, ``call -> value``,
-    ``call = value``, ``call returns value``, ``call should return value``). A call that names a variable of
-    the prose (``f(n)``) or an expected value that is not a Python literal (``true``) is skipped, so every
-    example can run and be compared.
-    """
-    if not isinstance(prompt, str) or not isinstance(entry_point, str) or not entry_point.isidentifier():
-        raise ValueError(f"`prompt` must be a str and `entry_point` a function name, got {entry_point!r}; "
-                         "pass a HumanEval task's task['prompt'] and task['entry_point']")
-    found: list[Example] = []
-    lines = [line.strip() for line in prompt.splitlines()]
-    for i, line in enumerate(lines):
-        split = _split(line, entry_point)
-        if split is None:
-            continue
-        call, rest = split
-        expected = _expected(rest)
-        if expected is None and line.startswith(">>>") and not rest.strip():  # doctest: the value is below
-            below = []
-            for after in lines[i + 1:]:
-                if not after or after.startswith(">>>") or after.startswith('"""'):
-                    break
-                below.append(after)
-            expected = " ".join(below).strip() or None
-        if expected and _literal(expected) and _calls(call, entry_point):
-            example = Example(call, expected)
-            if example not in found:
-                found.append(example)
-    return found
-
-
-# Runs inside the sandbox: load the answer as the grader does (prompt.py, then solution.py), evaluate each call,
-# compare with the expected value (equal; floats within 1e-6; a list and a tuple by their items, as prompts write
-# either for a sequence), write one JSON record per example to the
-# result channel (judge_runtime.start: what the answer prints goes to stderr, never among the records).
-_PUBLIC = r'''
-def _main():
-    import ast, math
-    data, emit = start(stdin_eof=True)
-    here = os.getcwd()
-    sys.path[:] = [p for p in sys.path if p not in ("", here)]
-    namespace = {"__name__": "solution"}
-    try:
-        for name in ("prompt.py", "solution.py"):
-            if os.path.exists(name):
-                exec(compile(open(name).read(), name, "exec"), namespace)
-    except BaseException as e:
-        emit({"load_error": f"{type(e).__name__}: {str(e)[:200]}"})
-        os._exit(0)
-    def same(a, b):
-        if isinstance(a, float) or isinstance(b, float):
-            try:
-                return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
-            except TypeError:
-                return False
-        return type(a) == type(b) and a == b or (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))
-                                                  and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b)))
-    for call, expected in data["examples"]:
-        want = ast.literal_eval(expected)
-        try:
-            got = eval(call, namespace)
-        except BaseException as e:
-            emit({"ok": False, "error": f"{type(e).__name__}: {str(e)[:200]}"})
-            continue
-        try:
-            ok = bool(same(got, want))
-            shown = repr(got)[:200]
-        except BaseException as e:
-            ok, shown = False, f"(a value that cannot be compared: {type(e).__name__})"
-        emit({"ok": ok, "got": shown})
-    os._exit(0)
-_main()
-'''
-
-
-def run_public(task: dict, code: str, examples: list[Example], *, timeout: float = 5.0) -> PublicResult:
-    """Run ``code`` (an extracted answer to HumanEval ``task``) on ``examples`` in the sandbox.
-
-    ``passed`` is False when there is no example (nothing was checked), when the answer fails to load, or when
-    any example raises or gives another value; ``failure`` then says which, as the repair turn shows it.
-    """
-    from . import humaneval
-    from .judge import runtime_source
-
-    if not examples:
-        return PublicResult(False, "the prompt shows no example to run")
-    files = humaneval.answer_files(task, code)
-    run = run_code(runtime_source() + _PUBLIC, files=files, timeout=timeout,
-                   stdin=json.dumps({"examples": [[e.call, e.expected] for e in examples]}))
-    records = []
-    for line in run.stdout.splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            break
-    if records and "load_error" in records[0]:
-        return PublicResult(False, f"loading the function raised {records[0]['load_error']}")
-    for example, record in zip(examples, records):
-        if not isinstance(record, dict) or not record.get("ok"):
-            what = (f"raised {record['error']}" if isinstance(record, dict) and "error" in record else
-                    f"gave {record.get('got')}" if isinstance(record, dict) else "wrote something unreadable")
-            return PublicResult(False, f"`{example.call}` should give {example.expected}, but it {what}", records)
-    if len(records) < len(examples):
-        call = examples[len(records)].call
-        return PublicResult(False, f"the run stopped before `{call}` finished ({run.verdict})", records)
-    return PublicResult(True, "", records)
+from .progress import TokenBar  # noqa: F401  (notebook 19 imports it from here)
+from .public_run import PublicResult, run_public  # noqa: F401  (re-exported: notebook 19 and the benchmark use them)
 
 
 def keep_first_passing(public_passed) -> int:
@@ -292,24 +110,3 @@ def plot_figures(figures: dict, ax=None):
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8, loc="upper left")
     return ax
-
-
-class TokenBar:
-    """A streamer for ``Answerer.generate(..., progress=)``: a tqdm bar of the new tokens (for the whole batch).
-
-    ``generate`` calls ``put`` once with the prompt, then once per new token; a server, whose answers arrive
-    whole, calls only ``end``, which fills the bar."""
-
-    def __init__(self, max_new_tokens: int, desc: str = "tokens"):
-        from tqdm.auto import tqdm
-
-        self.bar, self.prompt_seen = tqdm(total=max_new_tokens, desc=desc, leave=False), False
-
-    def put(self, value) -> None:
-        if not self.prompt_seen:
-            self.prompt_seen = True  # the first call carries the prompt
-            return
-        self.bar.update(1)
-
-    def end(self) -> None:
-        self.bar.close()
