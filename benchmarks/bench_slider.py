@@ -128,7 +128,8 @@ def browser_rows() -> list[dict]:
     # where a move's time goes in the browser: the same moves, step by step (tests/browser_utils.paint_steps)
     steps = data.get("steps") or []
     for step, what in (("sent", "key press -> message left for the kernel"), ("frame", "key press -> frame arrived"),
-                       ("drawn", "key press -> frame drawn on the canvas")):
+                       ("drawn", "key press -> frame drawn on the canvas"),
+                       ("toDataURL", "of which ipympl re-encoding its canvas (toDataURL)")):
         times = [s[step] / 1000 for s in steps if step in s]
         if times:
             rows.append(_row(f"  browser: {what}", times))

@@ -289,9 +289,15 @@ PAINT_WATCH_JS = """([el, timeoutMs]) => { window.__deepcoderWatch = new Promise
   window.addEventListener('keydown', onKey, true);
   WebSocket.prototype.send = function (...args) { steps.sent ??= performance.now() - t0; return send.apply(this, args); };
   URL.createObjectURL = function (...args) { steps.frame ??= performance.now() - t0; return objectURL.apply(this, args); };
+  // ipympl 0.10 re-encodes its whole canvas as a PNG data URL on every frame it receives: time spent there
+  const toDataURL = HTMLCanvasElement.prototype.toDataURL;
+  HTMLCanvasElement.prototype.toDataURL = function (...args) {
+    const t = performance.now(), r = toDataURL.apply(this, args);
+    steps.toDataURL = (steps.toDataURL ?? 0) + performance.now() - t; return r; };
   let fired = false;
   const restore = () => { proto.drawImage = drawImage; proto.putImageData = putImageData;
                           WebSocket.prototype.send = send; URL.createObjectURL = objectURL;
+                          HTMLCanvasElement.prototype.toDataURL = toDataURL;
                           window.removeEventListener('keydown', onKey, true); };
   const limit = setTimeout(() => { restore(); resolve(null); }, timeoutMs);
   const hit = ctx => {
@@ -318,7 +324,8 @@ def time_until_painted(page, target, action, timeout_ms: int = 15_000) -> float 
 
 
 def paint_steps(page) -> dict:
-    """Milliseconds from the last timed key press to: ``sent`` (a message left), ``frame``, ``drawn``."""
+    """Milliseconds from the last timed key press to: ``sent`` (a message left), ``frame``, ``drawn``; and
+    ``toDataURL``: the milliseconds spent in between re-encoding canvases as data URLs (ipympl does, per frame)."""
     return page.evaluate("() => window.__deepcoderSteps || {}")
 
 

@@ -221,7 +221,7 @@ def test_sampling_explorer_sliders_change_the_canvas(lab, page, capsys):
     _report(capsys, f"08_sampling_in_practice: the kernel's update for the same moves (load {os.getloadavg()[0]:.1f})",
             server_ms)
     for step, what in (("sent", "key press -> message sent"), ("frame", "key press -> frame arrived"),
-                       ("drawn", "key press -> drawImage")):
+                       ("drawn", "key press -> drawImage"), ("toDataURL", "of which in canvas.toDataURL")):
         _report(capsys, f"08_sampling_in_practice: {what}", [s.get(step, float("nan")) for s in steps])
 
 
