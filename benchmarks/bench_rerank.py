@@ -80,6 +80,18 @@ def grade(task: dict, examples, answer: str) -> dict:
             "hidden_passed": hidden.passed, "category": hidden.category}
 
 
+def replot(output: str = str(HERE / "rerank_humaneval")) -> None:
+    """The plot again from the stored CSV and JSON (no answers generated)."""
+    from deepcoder_lib.rerank import summarize_run
+    info = json.loads(Path(output).with_suffix(".json").read_text())
+    with Path(output).with_suffix(".csv").open(newline="", encoding="utf-8") as f:
+        figures = summarize_run(list(csv.DictReader(f)))
+    d = info["decoding"]
+    plot(figures, Path(output).with_suffix(".png"),
+         f"HumanEval, {figures['tasks']} tasks, n={figures['n']}, T={d['temperature']}, top_p={d['top_p']}\n"
+         f"SmolLM2-135M (Q4_1) via llama.cpp")
+
+
 def plot(figures: dict, path: Path, title: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -231,7 +243,7 @@ def main(argv=None) -> int:
         info["seconds_all_legs"] = sum(x["seconds"] for x in info["legs"])
     out_json.write_text(json.dumps(info, indent=1) + "\n")
     plot(figures, Path(args.output).with_suffix(".png"),
-         f"HumanEval, {figures['tasks']} tasks, n={figures['n']}, T={args.temperature}, top_p={args.top_p}; "
+         f"HumanEval, {figures['tasks']} tasks, n={figures['n']}, T={args.temperature}, top_p={args.top_p}\n"
          f"SmolLM2-135M (Q4_1) via llama.cpp")
     for name in ("plain pass@1", "reranked pass@1", "pass@n", "repair pass@1"):
         f = figures[name]
