@@ -86,19 +86,18 @@ def replot(output: str = str(HERE / "rerank_humaneval")) -> None:
     info = json.loads(Path(output).with_suffix(".json").read_text())
     with Path(output).with_suffix(".csv").open(newline="", encoding="utf-8") as f:
         figures = summarize_run(list(csv.DictReader(f)))
-    d = info["decoding"]
-    plot(figures, Path(output).with_suffix(".png"),
-         f"HumanEval, {figures['tasks']} tasks, n={figures['n']}, T={d['temperature']}, top_p={d['top_p']}\n"
-         f"SmolLM2-135M (Q4_1) via llama.cpp")
+    plot(figures, Path(output).with_suffix(".png"), info["decoding"])
 
 
-def plot(figures: dict, path: Path, title: str) -> None:
+def plot(figures: dict, path: Path, decoding: dict) -> None:
+    """The four figures with their bands, titled with the run's size and sampling settings."""
     import matplotlib
     matplotlib.use("Agg")
     from deepcoder_lib.rerank import plot_figures
 
     ax = plot_figures(figures)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(f"HumanEval, {figures['tasks']} tasks, n={figures['n']}, T={decoding['temperature']}, "
+                 f"top_p={decoding['top_p']}\nSmolLM2-135M (Q4_1) via llama.cpp", fontsize=9)
     ax.figure.tight_layout()
     ax.figure.savefig(path, dpi=110)
 
@@ -204,7 +203,7 @@ def main(argv=None) -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    seconds = time.time() - started - pauses
+    seconds = time.time() - started  # ``started`` moved on by every pause: the running time alone
 
     import llama_cpp
     import torch
@@ -242,9 +241,7 @@ def main(argv=None) -> int:
                            + info["command"])
         info["seconds_all_legs"] = sum(x["seconds"] for x in info["legs"])
     out_json.write_text(json.dumps(info, indent=1) + "\n")
-    plot(figures, Path(args.output).with_suffix(".png"),
-         f"HumanEval, {figures['tasks']} tasks, n={figures['n']}, T={args.temperature}, top_p={args.top_p}\n"
-         f"SmolLM2-135M (Q4_1) via llama.cpp")
+    plot(figures, Path(args.output).with_suffix(".png"), info["decoding"])
     for name in ("plain pass@1", "reranked pass@1", "pass@n", "repair pass@1"):
         f = figures[name]
         cost = f" ({f['answers_per_solved']:.1f} answers per solved task)" if "answers" in f else ""
