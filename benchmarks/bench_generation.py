@@ -37,6 +37,7 @@ SETTINGS = {  # name: (dtype, extra generate kwargs)
     "default (bf16, greedy)": ("bfloat16", {}),
     "bf16 + prompt lookup": ("bfloat16", {"prompt_lookup_num_tokens": 10}),
 }
+LLAMA = "llama.cpp, same GGUF (Q4_1)"  # the last row: dtype "q4_1", the GGUF file's own
 CIRCLE_TEST = """
 import inspect, math
 _fns = [v for k, v in list(globals().items()) if inspect.isfunction(v) and not k.startswith("_")]
@@ -101,11 +102,10 @@ def main() -> list[dict]:
                                                 tokenize=False)
     before, start = _rss_mb(), time.perf_counter()
     llama = LlamaCpp(RECOMMENDED_THREADS)
-    load_s["gguf"], model_mb["gguf"] = time.perf_counter() - start, _rss_mb() - before
+    load_s["q4_1"], model_mb["q4_1"] = time.perf_counter() - start, _rss_mb() - before
     llama.generate(prompt_text, 4)  # warm-up
-    llama_first, llama_total = [], []
-    ttft = {name: [] for name in SETTINGS}
-    totals = {name: [] for name in SETTINGS}
+    ttft = {name: [] for name in (*SETTINGS, LLAMA)}
+    totals = {name: [] for name in (*SETTINGS, LLAMA)}
     outputs = {}
     with torch.inference_mode():
         for name, (dtype, extra) in SETTINGS.items():  # warm-up
@@ -121,27 +121,22 @@ def main() -> list[dict]:
                 totals[name].append(time.perf_counter() - t)
             t = time.perf_counter()
             llama.generate(prompt_text, 1)
-            llama_first.append(time.perf_counter() - t)
+            ttft[LLAMA].append(time.perf_counter() - t)
             t = time.perf_counter()
             llama_answer, llama_new = llama.generate(prompt_text, MAX_NEW_TOKENS)
-            llama_total.append(time.perf_counter() - t)
+            totals[LLAMA].append(time.perf_counter() - t)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    answers = {name: (tokenizer.decode(outputs[name][0, n_prompt:], skip_special_tokens=True),
+                      outputs[name].shape[1] - n_prompt, dtype) for name, (dtype, _) in SETTINGS.items()}
+    answers[LLAMA] = (llama_answer, llama_new, "q4_1")
     rows = []
-    for name, (dtype, extra) in SETTINGS.items():
-        n_new = outputs[name].shape[1] - n_prompt
-        answer = tokenizer.decode(outputs[name][0, n_prompt:], skip_special_tokens=True)
+    for name, (answer, n_new, dtype) in answers.items():
         first, total = statistics.median(ttft[name]), statistics.median(totals[name])
         ok, verdict = circle_area_ok(answer)
         rows.append({"setting": name, "dtype": dtype, "new_tokens": n_new, "ttft_ms": 1000 * first,
                      "decode_tok_s": (n_new - 1) / max(total - first, 1e-9), "total_s": total,
                      "model_rss_mb": model_mb[dtype], "peak_rss_mb": peak_mb, "load_s": load_s[dtype],
                      "circle_ok": ok, "check": verdict, "answer": answer})
-    first, total = statistics.median(llama_first), statistics.median(llama_total)
-    ok, verdict = circle_area_ok(llama_answer)
-    rows.append({"setting": "llama.cpp, same GGUF (Q4_1)", "dtype": "q4_1", "new_tokens": llama_new,
-                 "ttft_ms": 1000 * first, "decode_tok_s": (llama_new - 1) / max(total - first, 1e-9), "total_s": total,
-                 "model_rss_mb": model_mb["gguf"], "peak_rss_mb": peak_mb, "load_s": load_s["gguf"],
-                 "circle_ok": ok, "check": verdict, "answer": llama_answer})
     base = rows[0]["decode_tok_s"]
     for r in rows:
         r["speedup"] = r["decode_tok_s"] / base
