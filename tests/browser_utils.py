@@ -253,13 +253,16 @@ PAINTED_JS = """el => [...el.querySelectorAll('canvas')].some(c => { try {
   for (let i = 0; i < d.length; i += 4) { if (d[i + 3] && (d[i] < 200 || d[i + 1] < 200)) return true; }
   return false; } catch (e) { return false; } })"""
 
+# Both watchers time from the key press's own event (``t0``), once it comes, not from before Playwright's round trip
+# to send it; an action that sends no key is timed from the start. Each removes ``onKey`` when it is done.
+KEY_TIME_JS = """  let t0 = performance.now();
+  const onKey = event => { t0 = event.timeStamp; window.removeEventListener('keydown', onKey, true); };
+  window.addEventListener('keydown', onKey, true);
+"""
 WATCH_JS = """([el, timeoutMs]) => { window.__deepcoderWatch = new Promise(resolve => {
   const fp = """ + FINGERPRINT_JS + """;
   const before = fp(el);
-  let t0 = performance.now();  // or the key press's own time, once it comes (not Playwright's round trip before it)
-  const onKey = event => { t0 = event.timeStamp; window.removeEventListener('keydown', onKey, true); };
-  window.addEventListener('keydown', onKey, true);
-  const check = () => {
+""" + KEY_TIME_JS + """  const check = () => {
     const now = fp(el);
     const shown = el.querySelector('img[src], svg, canvas, span, pre') !== null;
     if (now !== before && shown) { done(performance.now() - t0); }
@@ -283,10 +286,7 @@ PAINT_WATCH_JS = """([el, timeoutMs]) => { window.__deepcoderWatch = new Promise
   const proto = CanvasRenderingContext2D.prototype;
   const drawImage = proto.drawImage, putImageData = proto.putImageData;
   const send = WebSocket.prototype.send, objectURL = URL.createObjectURL;
-  let t0 = performance.now();  // the key press's own time, once it comes (not Playwright's round trip before it)
-  const steps = window.__deepcoderSteps = {};  // when the message left, the frame came, the canvas was painted
-  const onKey = event => { t0 = event.timeStamp; window.removeEventListener('keydown', onKey, true); };
-  window.addEventListener('keydown', onKey, true);
+""" + KEY_TIME_JS + """  const steps = window.__deepcoderSteps = {};  // when the message left, the frame came, the canvas was painted
   WebSocket.prototype.send = function (...args) { steps.sent ??= performance.now() - t0; return send.apply(this, args); };
   URL.createObjectURL = function (...args) { steps.frame ??= performance.now() - t0; return objectURL.apply(this, args); };
   // ipympl 0.10 re-encodes its whole canvas as a PNG data URL on every frame it receives: time spent there
