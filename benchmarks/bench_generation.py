@@ -157,23 +157,17 @@ def _print(rows: list[dict]) -> None:
 
 
 def save(rows: list[dict], seconds: float, load_start) -> Path:
-    import datetime
-    import importlib.metadata as md
     import json
-    import platform
 
-    from deepcoder_lib.evaluation_cli import cpu_name
+    import llama_cpp
+
+    from deepcoder_lib.evaluation_cli import run_record
     from deepcoder_lib.generation import RECOMMENDED_THREADS
     path = Path(__file__).with_name("generation_speed.json")
-    path.write_text(json.dumps({
-        "command": "python benchmarks/bench_generation.py",
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_name()}", "threads": RECOMMENDED_THREADS,
-        "load_average_at_start": [round(x, 2) for x in load_start],
-        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "versions": {name: md.version(name) for name in ("torch", "transformers", "llama_cpp_python")},
-        "request": REQUEST, "max_new_tokens": MAX_NEW_TOKENS, "repeats": REPEATS, "seconds": round(seconds),
-        "rows": rows}, indent=1) + "\n")
+    record = run_record("python benchmarks/bench_generation.py", load_average_at_start=[round(x, 2) for x in load_start],
+                        llama_cpp_python=llama_cpp.__version__, threads=RECOMMENDED_THREADS, request=REQUEST,
+                        max_new_tokens=MAX_NEW_TOKENS, repeats=REPEATS, seconds=round(seconds), rows=rows)
+    path.write_text(json.dumps(record, indent=1) + "\n")
     return path
 
 

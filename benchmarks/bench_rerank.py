@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -206,20 +204,15 @@ def main(argv=None) -> int:
     seconds = time.time() - started  # ``started`` moved on by every pause: the running time alone
 
     import llama_cpp
-    import torch
-    import transformers
 
-    from deepcoder_lib.evaluation_cli import cpu_name
+    from deepcoder_lib.evaluation_cli import run_record
 
     figures = summarize_run(done_rows, seed=args.seed)
     all_tasks = humaneval.load_tasks()
     with_examples = sum(bool(public_examples(x["prompt"], x["entry_point"])) for x in all_tasks)
-    info = {"command": "OMP_NUM_THREADS=1 nice python benchmarks/bench_rerank.py " + " ".join(argv or sys.argv[1:]),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_name()}",
-            "load_average_at_start": load_start, "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-            "seconds_this_run": round(seconds), "minutes_cap": args.minutes, "python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "llama_cpp_python": llama_cpp.__version__,
+    command = "OMP_NUM_THREADS=1 nice python benchmarks/bench_rerank.py " + " ".join(argv or sys.argv[1:])
+    info = {**run_record(command, load_average_at_start=load_start, seconds_this_run=round(seconds),
+                         minutes_cap=args.minutes, llama_cpp_python=llama_cpp.__version__),
             "answered_by": f"llama-cpp-python {llama_cpp.__version__} server on the embedded Q4_1 GGUF, "
                            f"--n_threads {args.threads}, niced: {' '.join(server_cmd[3:])}",
             "prompt_style": "system (evaluation.build_messages), HumanEval's chat request (humaneval.REQUEST)",

@@ -38,20 +38,25 @@ def cpu_name() -> str:
     return platform.processor() or platform.system()
 
 
-def write_run_info(csv_path: str | Path, argv: list[str], **extra) -> Path:
-    """``<csv>.json`` beside a results CSV: the command, date, machine and versions that produced it."""
+def run_record(command: str, **extra) -> dict:
+    """The record of a run, for the JSON beside its results: the command, date (UTC), machine, load average at the
+    end, Python, torch and transformers versions, then ``extra``."""
     import datetime
     import platform
 
     import torch
     import transformers
 
-    info = {"command": "python -m deepcoder_lib evaluate " + " ".join(argv),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    return {"command": command, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_name()}",
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
             "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
             **extra}
+
+
+def write_run_info(csv_path: str | Path, argv: list[str], **extra) -> Path:
+    """``<csv>.json`` beside a results CSV: the command, date, machine and versions that produced it."""
+    info = run_record("python -m deepcoder_lib evaluate " + " ".join(argv), **extra)
     path = Path(csv_path).with_suffix(".json")
     path.write_text(json.dumps(info, indent=1) + "\n")
     return path
