@@ -373,7 +373,7 @@ def test_multiprocessing_pool_works(isolation, host_unharmed):
     code = ("from multiprocessing import Pool\nif __name__ == '__main__':\n    with Pool(2) as pool:\n"
             "        print(pool.map(abs, [-1, -2, -3]))")
     result = run_code(code, timeout=10, isolation=isolation)
-    assert result.stdout == "[1, 2, 3]\n", result.stderr
+    assert result.stdout == "[1, 2, 3]\n", f"{result.verdict}; stderr: {result.stderr!r}"
 
 
 @pytest.mark.parametrize("isolation", ISOLATIONS)
