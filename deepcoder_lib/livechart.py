@@ -18,10 +18,11 @@ last frame sent) that the browser lays over the picture it holds; it keeps a sin
 drops a frame when the next arrives before it has loaded, so later diffs were laid over the wrong
 picture and old titles and percentages stayed painted. ``LiveCanvas`` fixes both: drawing, updating
 and encoding hold one lock (no frame from a half-drawn figure), one update sends one frame, and every
-frame is whole (an unfiltered PNG at zlib level 1, ``chartpixels.png_bytes``: cheaper than a diff at
-ipympl's default level), so whichever frames the browser drops, the last one it shows is exactly the figure.
-The texts a move redraws (values, title) come from ``chartpixels.TextCache``'s glyphs: matplotlib's own
-pixels, without FreeType rendering them again on every move.
+frame is whole (``chartpixels.FrameEncoder``: an unfiltered PNG at zlib level 1 whose unchanged strips
+of rows keep their compressed bytes, cheaper than ipympl's diff at its default level), so whichever
+frames the browser drops, the last one it shows is exactly the figure. The texts a move redraws (values,
+title) come from ``chartpixels.TextCache``: matplotlib's own pixels, without FreeType rendering the glyphs
+or matplotlib laying the string out again on every move.
 """
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ import threading
 import warnings
 from base64 import b64encode
 
-from .chartpixels import TextCache, png_bytes
+from matplotlib.text import Text
+
+from .chartpixels import FrameEncoder, TextCache, png_bytes
 from .plots import BEFORE, KEPT, REMOVED
 
 GREY = "#999999"  # labels and values of removed tokens
@@ -82,8 +85,9 @@ def live_canvas_class():
         from ipympl.backend_nbagg import Canvas
 
         class LiveCanvas(Canvas):
-            """ipympl's canvas widget, sending whole frames (``chartpixels.png_bytes``) and drawing under one lock."""
+            """ipympl's canvas widget, sending whole frames (``chartpixels.FrameEncoder``), drawing under one lock."""
             lock = None  # set per canvas in new_figure: an RLock shared by drawing and frame encoding
+            encoder = None  # set per canvas in new_figure: a chartpixels.FrameEncoder
 
             def draw(self):
                 with self.lock:
@@ -96,7 +100,7 @@ def live_canvas_class():
                     pixels = np.asarray(self.get_renderer().buffer_rgba())
                     self.set_image_mode("full")  # stays "full": the browser clears and draws each frame whole
                     self._png_is_old = self._force_full = False
-                    return png_bytes(pixels)
+                    return self.encoder.encode(pixels)  # whole, but only the strips that changed compressed again
 
             def send_binary(self, data):
                 if self.syncing_data_url:  # no view yet (or no browser, as under nbclient): the frame itself
@@ -121,6 +125,7 @@ def new_figure(figsize, live: bool):
         raise ValueError(f"`live=True` needs ipympl, which is not installed; {IPYMPL_FIX}") from None
     canvas = live_canvas_class()(figure)
     canvas.lock = threading.RLock()
+    canvas.encoder = FrameEncoder()
     with warnings.catch_warnings():  # ipympl 0.10's own Toolbar.__init__ trips a traitlets deprecation
         warnings.filterwarnings("ignore", r"Passing unrecognized arguments to super\(Toolbar\)", DeprecationWarning)
         FigureManager(canvas, 0)  # gives the canvas its toolbar: zoom, pan, download
@@ -279,12 +284,16 @@ class TokenChart:
         if self.title.get_text() != drawn_title:
             changed.append(len(self.rows))  # the title's band
         pixels = np.asarray(renderer.buffer_rgba())
+        cache = self.text_cache
         with self._cached_text(renderer):
             for i in changed:
                 top, bottom = self._bands[i]
                 pixels[top:bottom] = self._background[top:bottom]
                 for artist in [self.title] if i == len(self.rows) else self.rows[i]:
-                    artist.draw(renderer)
+                    if cache is not None and isinstance(artist, Text):
+                        cache.draw_artist(artist, renderer)  # the same pixels, without laying the string out again
+                    else:
+                        artist.draw(renderer)
         self.redrawn_rows = len(changed)
         self._drawn = (list(self._wanted), self.title.get_text())
 

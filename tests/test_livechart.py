@@ -209,3 +209,85 @@ def test_frames_are_png_that_decode_to_the_pixels():
     from deepcoder_lib.chartpixels import png_bytes
     pixels = np.random.default_rng(2).integers(0, 256, (37, 53, 4), dtype=np.uint8)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(png_bytes(pixels)))), pixels)
+
+
+def test_text_from_a_kept_layout_is_matplotlibs_own_text_pixel_for_pixel():
+    """``TextCache.draw_artist`` keeps each string's alignment offset instead of laying it out again: for any
+    alignment, size, colour, font and position the pixels are ``Text.draw``'s; texts it does not handle itself
+    (rotated, two lines, mathtext, invisible, empty) are drawn by matplotlib, the same pixels too."""
+    from deepcoder_lib.chartpixels import TextCache
+    rng = np.random.default_rng(3)
+    figure = new_figure((4, 3), live=False)
+    strings = ["12.3%", "removed", "(0.1%)", "temperature 0.70 · top_k off", "100.0%", "gy", "tokens left",
+               "a\nb", "$x^2$ costs", "rotated", "", "hidden"]
+    texts = [figure.text(x, y, text, fontsize=size, family=family, color=color, ha=ha, va=va)
+             for x, y, text, size, family, color, ha, va in zip(
+                 rng.uniform(0.15, 0.8, 12), rng.uniform(0.1, 0.9, 12), strings, [9, 9, 7.5, 9, 12, 10] * 2,
+                 ["monospace", "sans-serif"] * 6, ["black", GREY, "#0072b2"] * 4,
+                 ["left", "center", "right"] * 4, ["center", "baseline", "top", "bottom", "center_baseline", "center"] * 2)]
+    texts[9].set_rotation(30)
+    texts[11].set_visible(False)
+    for text in texts:
+        text.set_animated(True)  # not in the full draw: each is drawn on its own below
+    cache = TextCache()
+    for round_ in range(3):  # later rounds draw from offsets and glyphs already kept, one with new strings
+        if round_ == 2:
+            for text, value in zip(texts[:7], rng.uniform(0, 1, 7)):
+                text.set_text(f"{value:.1%}")
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        for text in texts:
+            text.draw(renderer)
+        own = _pixels(figure)
+        figure.canvas.draw()
+        with cache.on(renderer):
+            for text in texts:
+                cache.draw_artist(text, renderer)
+        differing = int((_pixels(figure) != own).any(-1).sum())
+        assert differing == 0, f"round {round_}: {differing} pixels differ from matplotlib's own texts"
+    assert len(cache.offsets) == 7 + 7  # the plain one-line strings of two rounds; the others drew themselves
+
+
+def test_frame_encoder_sends_the_pixels_and_compresses_only_the_strips_that_changed():
+    """Each frame decodes to exactly the picture given, opaque ones as RGB, others as RGBA; a strip of rows whose
+    pixels did not change since the last frame is not compressed again, and a new size starts afresh."""
+    from deepcoder_lib.chartpixels import FrameEncoder
+    rng = np.random.default_rng(4)
+    picture = np.full((100, 70, 4), 255, dtype=np.uint8)
+    picture[..., :3] = rng.integers(0, 256, (100, 70, 3), dtype=np.uint8)
+    encoder = FrameEncoder(strip=16)
+
+    def decoded(frame):
+        image = Image.open(io.BytesIO(frame))
+        return image.mode, np.asarray(image.convert("RGBA"))
+
+    mode, pixels = decoded(encoder.encode(picture))
+    assert (mode, encoder.strips_compressed) == ("RGB", 7) and np.array_equal(pixels, picture)
+    mode, pixels = decoded(encoder.encode(picture))
+    assert encoder.strips_compressed == 0 and np.array_equal(pixels, picture)
+    for rows, count in ((slice(20, 21), 1), (slice(30, 50), 3), (slice(96, 100), 1), (slice(0, 100), 7)):
+        picture = picture.copy()
+        picture[rows, 5:9, :3] = rng.integers(0, 256, picture[rows, 5:9, :3].shape, dtype=np.uint8)
+        mode, pixels = decoded(encoder.encode(picture))
+        assert (mode, encoder.strips_compressed) == ("RGB", count) and np.array_equal(pixels, picture), rows
+    see_through = picture.copy()
+    see_through[40, 3, 3] = 17  # one pixel not opaque: every strip again, as RGBA
+    mode, pixels = decoded(encoder.encode(see_through))
+    assert (mode, encoder.strips_compressed) == ("RGBA", 7) and np.array_equal(pixels, see_through)
+    mode, pixels = decoded(encoder.encode(picture))  # opaque again: stays RGBA, only the changed strip
+    assert (mode, encoder.strips_compressed) == ("RGBA", 1) and np.array_equal(pixels, picture)
+    smaller = picture[:33, :20].copy()
+    mode, pixels = decoded(encoder.encode(smaller))
+    assert encoder.strips_compressed == 3 and np.array_equal(pixels, smaller)
+    with pytest.raises(ValueError, match="`strip` must be at least 1 row, got 0"):
+        FrameEncoder(strip=0)
+
+
+def test_adler32_combine_is_zlibs():
+    import zlib
+
+    from deepcoder_lib.chartpixels import adler32_combine
+    rng = np.random.default_rng(5)
+    for size1, size2 in ((0, 0), (0, 9), (5, 0), (1, 65521), (3000, 70000), (65535, 200_000)):
+        a, b = (rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in (size1, size2))
+        assert adler32_combine(zlib.adler32(a), zlib.adler32(b), len(b)) == zlib.adler32(a + b)
