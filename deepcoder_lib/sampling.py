@@ -57,33 +57,48 @@ def _logits(logits) -> torch.Tensor:
         raise ValueError(f"`logits` must be a float tensor of shape (vocab_size,) or (batch, vocab_size), "
                          f"got dtype {logits.dtype} and shape {tuple(logits.shape)}")
     x = logits.float()
-    if torch.isnan(x).any() or torch.isposinf(x).any():
-        raise ValueError("`logits` contain NaN or +inf; check the model's output (a float16 overflow?)")
-    if (x == NEG_INF).all(dim=-1).any():
+    if not bool(torch.isfinite(x.amax(dim=-1)).all()):  # one pass: a row's max is NaN, +inf or -inf only then
+        if torch.isnan(x).any() or torch.isposinf(x).any():
+            raise ValueError("`logits` contain NaN or +inf; check the model's output (a float16 overflow?)")
         raise ValueError("`logits` has a row where every entry is -inf: no token could be sampled")
     return x
 
 
 # ---- the four steps ----------------------------------------------------------------------------
+# Each public step checks its setting and its logits, then calls its unchecked twin (``_temperature`` ...),
+# which ``sampling_logits`` chains after checking once: a slider move runs each check once, not four times.
 
 def apply_temperature(logits, temperature) -> torch.Tensor:
     """``logits / temperature`` (TemperatureLogitsWarper); 0 keeps only the argmax (greedy)."""
     t, x = check_temperature(temperature), _logits(logits)
+    return _temperature(x, t, temperature)
+
+
+def _temperature(x: torch.Tensor, t: float, given=None) -> torch.Tensor:
     if t == 0.0:
         top = x.argmax(dim=-1, keepdim=True)  # the first of tied maxima, as greedy generate picks
         return torch.full_like(x, NEG_INF).scatter(-1, top, x.gather(-1, top))
     scaled = x / t
-    if torch.isposinf(scaled).any():
-        raise ValueError(f"`temperature` {temperature!r} is so small that logits / temperature overflows float32; "
-                         "use temperature=0 for greedy")
+    top = scaled.amax(dim=-1)  # each row's largest: +inf if a logit overflowed, -inf if every one did
+    if not bool(torch.isfinite(top).all()):
+        given = t if given is None else given
+        if torch.isposinf(top).any():
+            raise ValueError(f"`temperature` {given!r} is so small that logits / temperature overflows float32; "
+                             "use temperature=0 for greedy")
+        raise ValueError(f"`temperature` {given!r} pushes every logit of a row below float32's range (to -inf); "
+                         "use a larger temperature, or temperature=0 for greedy")
     return scaled
 
 
 def top_k_filter(logits, top_k) -> torch.Tensor:
     """Keep the ``top_k`` largest logits and every token tied with the k-th (TopKLogitsWarper)."""
     k, x = check_top_k(top_k), _logits(logits)
+    return _top_k(x, k) if k else x.clone()
+
+
+def _top_k(x: torch.Tensor, k: int) -> torch.Tensor:
     if k == 0:
-        return x.clone()
+        return x
     kth = torch.topk(x, min(k, x.shape[-1])).values[..., -1:]
     return x.masked_fill(x < kth, NEG_INF)
 
@@ -95,8 +110,12 @@ def top_p_filter(logits, top_p) -> torch.Tensor:
     (from the least likely) is <= 1 - top_p, always keep the most likely token.
     """
     p, x = check_top_p(top_p), _logits(logits)
+    return _top_p(x, p) if p < 1.0 else x.clone()  # generate skips top-p at 1.0
+
+
+def _top_p(x: torch.Tensor, p: float) -> torch.Tensor:
     if p == 1.0:
-        return x.clone()  # generate skips top-p at 1.0
+        return x
     sorted_logits, sorted_indices = torch.sort(x, descending=False)
     cumulative_probs = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
     sorted_to_remove = cumulative_probs <= (1 - p)
@@ -108,8 +127,12 @@ def top_p_filter(logits, top_p) -> torch.Tensor:
 def min_p_filter(logits, min_p) -> torch.Tensor:
     """Keep tokens whose probability is at least ``min_p`` x the top token's (MinPLogitsWarper)."""
     m, x = check_min_p(min_p), _logits(logits)
+    return _min_p(x, m) if m > 0.0 else x.clone()
+
+
+def _min_p(x: torch.Tensor, m: float) -> torch.Tensor:
     if m == 0.0:
-        return x.clone()
+        return x
     probs = x.softmax(dim=-1)
     to_remove = probs < m * probs.amax(dim=-1, keepdim=True)
     to_remove.scatter_(-1, probs.topk(1, dim=-1).indices, False)
@@ -119,12 +142,10 @@ def min_p_filter(logits, min_p) -> torch.Tensor:
 # ---- composed ----------------------------------------------------------------------------------
 
 def sampling_logits(logits, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0) -> torch.Tensor:
-    """The logits after temperature -> top_k -> top_p -> min_p, removed tokens at -inf (float32)."""
+    """The logits after temperature -> top_k -> top_p -> min_p, removed tokens at -inf (float32, a new tensor)."""
     s = coerce_settings(temperature, top_k, top_p, min_p)
-    x = apply_temperature(logits, s["temperature"])
-    x = top_k_filter(x, s["top_k"])
-    x = top_p_filter(x, s["top_p"])
-    return min_p_filter(x, s["min_p"])
+    x = _temperature(_logits(logits), s["temperature"], temperature)
+    return _min_p(_top_p(_top_k(x, s["top_k"]), s["top_p"]), s["min_p"])
 
 
 def sampling_probs(logits, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0) -> torch.Tensor:

@@ -215,12 +215,24 @@ def test_out_of_range_settings_name_the_argument(settings, message):
     (torch.tensor([1.0, float("nan")]), r"`logits` contain NaN or \+inf"),
     (torch.tensor([1.0, float("inf")]), r"`logits` contain NaN or \+inf"),
     (torch.full((2, 3), -float("inf")), r"every entry is -inf"),
+    (torch.tensor([[1.0, 2.0], [-float("inf"), -float("inf")]]), r"every entry is -inf"),  # the second row only
+    (torch.tensor([[1.0, 2.0], [3.0, float("nan")]]), r"`logits` contain NaN or \+inf"),
     (torch.tensor([1, 2]), r"`logits` must be a float tensor .* got dtype torch\.int64"),
     (torch.tensor(1.0), r"`logits` must be a float tensor .* shape \(\)"),
 ])
 def test_bad_logits_are_refused(logits, message):
     with pytest.raises(ValueError, match=message):
         sampling_probs(logits)
+
+
+def test_a_temperature_that_pushes_a_row_below_float32_is_refused():
+    """-3e38 / 0.5 is below float32's range: the whole row would be -inf, and softmax NaN."""
+    logits = torch.tensor([[1.0, 2.0], [-3e38, -2e38]])
+    with pytest.raises(ValueError, match=r"`temperature` 0\.5 pushes every logit of a row below float32's range"):
+        sampling_probs(logits, temperature=0.5)
+    with pytest.raises(ValueError, match=r"`temperature` 0\.5 pushes every logit"):
+        apply_temperature(logits, 0.5)
+    assert torch.isfinite(sampling_probs(logits, temperature=2.0)).all()
 
 
 def test_real_vocabulary_size_matches_transformers():
