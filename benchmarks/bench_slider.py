@@ -6,8 +6,9 @@ the browser receives), over a sweep of temperature, top_k, top_p and min_p value
 Agg figure the explorer falls back to without ipympl (the blit plus a PNG for an Image widget); the
 in-place blit alone and a full redraw of the same figure (what blitting saves); the sampling maths
 alone, on one thread as the explorer runs it and on torch's default threads; the same update as before the
-chart drew its texts from cached glyphs and wrote its own PNG (matplotlib's text drawing, Pillow's PNG at level
-1), its moves interleaved with the explorer's so that the two see the same load; a fresh matplotlib
+chart drew its texts from cached glyphs and layouts and wrote its own frames (matplotlib's text layout and
+drawing, Pillow's PNG at level 1), its moves interleaved with the explorer's so that the two see the same load;
+a fresh matplotlib
 figure of the same chart to PNG (the usual way to draw it); one forward pass (what the per-prompt
 cache saves on every move). Target: median server-side update <= 30 ms on a 2-core laptop CPU.
 The machine may be shared: the load average is printed, and every row as a ratio of the fresh figure
@@ -19,7 +20,6 @@ Run: ``HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_slider.py`` (well unde
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -62,7 +62,7 @@ def sweep(explorer) -> list[tuple]:
 
 def _moves(explorer, before=None) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """(wall, CPU) seconds per slider move over the sweep (the observer runs synchronously: maths + chart), for
-    ``explorer`` and, each move right after it, for ``before`` (drawn as before the glyph cache and the own PNG)."""
+    ``explorer`` and, each move right after it, for ``before`` (drawn as before the text cache and the frame encoder)."""
     times, times_before = [], []
 
     def move(slider, value, into):
@@ -75,12 +75,10 @@ def _moves(explorer, before=None) -> tuple[list[tuple[float, float]], list[tuple
         for value in values:
             move(slider, value, times)
             if before is not None:
-                with _as_before():
-                    move(slider_before, value, times_before)
+                move(slider_before, value, times_before)
         slider.value = neutral
         if before is not None:
-            with _as_before():
-                slider_before.value = neutral
+            slider_before.value = neutral
     return times, times_before
 
 
@@ -105,16 +103,12 @@ def _pillow_png(pixels) -> bytes:
         return out.getvalue()
 
 
-@contextlib.contextmanager
-def _as_before():
-    """Frames written by Pillow (level 1), as before ``chartpixels.png_bytes``."""
-    from deepcoder_lib import livechart
-    own = livechart.png_bytes
-    livechart.png_bytes = _pillow_png
-    try:
-        yield
-    finally:
-        livechart.png_bytes = own
+class _PillowFrames:
+    """Whole frames written by Pillow (level 1, its five row filters tried on every row), as before
+    ``chartpixels.FrameEncoder``: a canvas's ``encoder``."""
+
+    def encode(self, pixels) -> bytes:
+        return _pillow_png(pixels)
 
 
 def browser_rows() -> list[dict]:
@@ -127,7 +121,8 @@ def browser_rows() -> list[dict]:
             for name, times in data.get("explorer", {}).items()]
     # where a move's time goes in the browser: the same moves, step by step (tests/browser_utils.paint_steps)
     steps = data.get("steps") or []
-    for step, what in (("sent", "key press -> message left for the kernel"), ("frame", "key press -> frame arrived"),
+    for step, what in (("sent", "key press -> message left for the kernel"),
+                       ("kernel", "key press -> the kernel began its update"), ("frame", "key press -> frame arrived"),
                        ("drawn", "key press -> frame drawn on the canvas"),
                        ("toDataURL", "of which ipympl re-encoding its canvas (toDataURL)")):
         times = [s[step] / 1000 for s in steps if step in s]
@@ -155,12 +150,12 @@ def main() -> list[dict]:
 
     model, tokenizer = load()
     live, before = (make_explorer(model, tokenizer, [PROMPT], live=True) for _ in range(2))
-    before.chart.text_cache = None  # matplotlib draws every text itself, as before the glyph cache
+    before.chart.text_cache = None  # matplotlib lays out and draws every text itself, as before the text cache
+    before.figure.canvas.encoder = _PillowFrames()  # and Pillow writes every frame whole
     for explorer in (live, before):
         canvas = explorer.figure.canvas
         canvas._handle_message(canvas, {"type": "initialized"}, [])  # what JupyterLab's view sends once shown
-        with _as_before() if explorer is before else contextlib.nullcontext():
-            canvas.draw()  # the first picture, as the browser asks for it
+        canvas.draw()  # the first picture, as the browser asks for it
     live_moves, before_moves = _moves(live, before)
     spaced = _spaced_moves(live)
     fallback = make_explorer(model, tokenizer, [PROMPT], live=False)

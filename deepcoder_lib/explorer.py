@@ -57,7 +57,8 @@ class Explorer:
     ipympl's canvas); ``.plot`` is the widget that shows it (the canvas itself, or an ``Image``).
 
     After every change: ``.probs`` (what generate would draw from), ``.kept`` (how many tokens can
-    be drawn), ``.drawn_id`` (the token the seed draws), ``.update_times_ms``. ``.forward_passes``
+    be drawn), ``.drawn_id`` (the token the seed draws), ``.update_times_ms`` (and ``.update_started_ms``, on
+    the wall clock). ``.forward_passes``
     counts model calls (one per new prompt). ``.sample_button`` fills ``.samples`` /
     ``.last_samples`` with ``num_samples`` continuations from one batched ``generate`` call.
     """
@@ -71,7 +72,7 @@ class Explorer:
         self.n, self.num_samples, self.max_new_tokens = n, num_samples, max_new_tokens
         self.prompts = dict(prompts) if isinstance(prompts, dict) else {_label(p): p for p in prompts}
         self._cache: dict[str, tuple] = {}
-        self.forward_passes, self.update_times_ms, self.last_samples = 0, [], []
+        self.forward_passes, self.update_times_ms, self.update_started_ms, self.last_samples = 0, [], [], []
         n = len(self._head(next(iter(self.prompts.values()))).labels)  # a server shows at most 20 tokens + "other"
         style = {"description_width": "90px"}
         self.prompt = widgets.Dropdown(options=list(self.prompts), description="prompt", style=style,
@@ -152,15 +153,17 @@ class Explorer:
     def update(self, change=None) -> None:
         """Re-run the sampling maths on the cached logits and redraw the chart (no model call)."""
         start = time.perf_counter()
+        self.update_started_ms.append(time.time() * 1000)  # the wall clock: a browser test lines it up with key presses
         s = self.settings()
         with _one_thread():
             self.probs = sampling.sampling_probs(self.logits, **s)
             self.kept = sampling.kept_count(self.probs)
-            self.drawn_id = int(sampling.draw(self.probs, 1, seed=int(self.seed.value)))
             after = [float(self.probs[i]) if i is not None else 0.0 for i in self.shown_ids]  # None: outside the maths
-            entropy = max(0.0, sampling.entropy_bits(self.probs))  # a one-hot's -0.0 (or -1e-7) shows as 0.00
         self.chart.update(self.model_probs, after, " · ".join(self._settings_text(s)) + f": {self.kept:,} of "
                           f"{self.logits.numel():,} tokens left")  # first: the browser paints the chart sooner
+        with _one_thread():  # what only the text above the chart needs, after the chart's frame has left
+            self.drawn_id = int(sampling.draw(self.probs, 1, seed=int(self.seed.value)))
+            entropy = max(0.0, sampling.entropy_bits(self.probs))  # a one-hot's -0.0 (or -1e-7) shows as 0.00
         self.header.value = self._header_html(s, entropy, sum(after))
         if not self.chart.live:
             self.plot.value = self.chart.png()

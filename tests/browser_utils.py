@@ -287,6 +287,7 @@ PAINT_WATCH_JS = """([el, timeoutMs]) => { window.__deepcoderWatch = new Promise
   const drawImage = proto.drawImage, putImageData = proto.putImageData;
   const send = WebSocket.prototype.send, objectURL = URL.createObjectURL;
 """ + KEY_TIME_JS + """  const steps = window.__deepcoderSteps = {};  // when the message left, the frame came, the canvas was painted
+  window.__deepcoderKeyAt = () => performance.timeOrigin + t0;  // the key press on the wall clock (ms since 1970)
   WebSocket.prototype.send = function (...args) { steps.sent ??= performance.now() - t0; return send.apply(this, args); };
   URL.createObjectURL = function (...args) { steps.frame ??= performance.now() - t0; return objectURL.apply(this, args); };
   // ipympl 0.10 re-encodes its whole canvas as a PNG data URL on every frame it receives: time spent there
@@ -325,8 +326,9 @@ def time_until_painted(page, target, action, timeout_ms: int = 15_000) -> float 
 
 def paint_steps(page) -> dict:
     """Milliseconds from the last timed key press to: ``sent`` (a message left), ``frame``, ``drawn``; and
-    ``toDataURL``: the milliseconds spent in between re-encoding canvases as data URLs (ipympl does, per frame)."""
-    return page.evaluate("() => window.__deepcoderSteps || {}")
+    ``toDataURL``: the milliseconds spent in between re-encoding canvases as data URLs (ipympl does, per frame);
+    ``key_at``: when the key was pressed, in milliseconds since 1970 (the kernel's clock on the same machine)."""
+    return page.evaluate("() => ({...(window.__deepcoderSteps || {}), key_at: window.__deepcoderKeyAt?.()})")
 
 
 def time_until_changed(page, target, action, timeout_ms: int = 15_000) -> float | None:
