@@ -4,7 +4,11 @@ It prepares the embedded model on first use (``prepare.py``), then starts Jupyte
 the course's own server configuration (``data/jupyter_server_config.json``), which matters on an 8 GB laptop:
   * a memory indicator in the status bar (the ``jupyter-resource-usage`` extension: the server and every
     kernel it started, refreshed every few seconds; it turns red when less than 15% of the limit is left,
-    where a limit is set, e.g. by a JupyterHub);
+    where a limit is set, e.g. by a JupyterHub). Its Prometheus feed is off (``enable_prometheus_metrics``):
+    with CPU tracking on, that feed measured each process's CPU for 50 ms, one after the other, once a second
+    on the server's own event loop, so every widget message waited up to 50 ms per open kernel plus 50 ms
+    (measured 2026-12-08: the server stalled 150-210 ms each second with two kernels). The status bar's
+    numbers come from another handler, not from that feed;
   * kernels idle for 30 minutes are shut down (``cull_idle_timeout``), even with their tab open: each course
     kernel holds about 1 GiB once the model is loaded, and a learner who followed six "Next" links would
     otherwise keep six. A culled kernel's notebook stays open; Run All brings it back.

@@ -35,6 +35,10 @@ def test_configuration_culls_idle_kernels_and_shows_memory():
     assert culling["cull_connected"] is True and culling["cull_busy"] is False  # a running cell is never culled
     assert CONFIG["ServerApp"]["jpserver_extensions"]["jupyter_resource_usage"] is True
     assert "jupyter-resource-usage==" in (ROOT / "requirements.txt").read_text()
+    # its Prometheus feed measures each process's CPU for 50 ms (psutil's interval) once a second on the server's
+    # event loop: with two kernels open the server stopped relaying widget messages for 150-210 ms every second
+    assert CONFIG["ResourceUseDisplay"]["enable_prometheus_metrics"] is False
+    assert CONFIG["ResourceUseDisplay"]["track_cpu_percent"] is True  # the status bar's CPU (another handler)
 
 
 def _get(port: int, token: str, path: str):
@@ -72,6 +76,8 @@ def test_a_real_lab_reports_memory_and_culls_an_idle_kernel(tmp_path):
         text = log.read_text()
         assert "Culling kernels with idle durations > 3 seconds" in text, text[-3000:]
         assert "jupyter_resource_usage" in text, text[-3000:]
+        assert "Prometheus metrics reporting disabled in jupyter_resource_usage" in text, text[-3000:]
+        assert "cpu_percent" in metrics, metrics  # CPU still shown, from the status bar's own handler
     finally:
         process.terminate()
         try:
