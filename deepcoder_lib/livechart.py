@@ -244,17 +244,22 @@ class TokenChart:
             self._update(model_probs, after, title)
 
     def _update(self, model_probs, after, title: str) -> None:
-        for bar, kept, value, strike, veil, b, a in zip(self.model_bars, self.kept_bars, self.value_texts,
-                                                        self.strikes, self.veils, model_probs, after):
+        wanted = []
+        for row, b, a, before in zip(self.rows, model_probs, after, self._wanted):
             gone = a == 0
+            text = "removed" if gone else f"{a:.1%}"
+            wanted.append(now := (b, gone, a, text))
+            if now == before:
+                continue  # this row's artists already hold these values
+            bar, kept, value, strike, veil = row
             bar.set_width(b)
             bar.set_color(REMOVED if gone else BEFORE)
             kept.set_width(a)
             strike.set_visible(gone)
             veil.set_visible(gone)
-            value.set_text("removed" if gone else f"{a:.1%}")
+            value.set_text(text)
             value.set_color(GREY if gone else "black")
-        self._wanted = [(b, a == 0, a, text.get_text()) for b, a, text in zip(model_probs, after, self.value_texts)]
+        self._wanted = wanted
         self.title.set_text(title)
         self.draw()
 
@@ -290,6 +295,8 @@ class TokenChart:
                 top, bottom = self._bands[i]
                 pixels[top:bottom] = self._background[top:bottom]
                 for artist in [self.title] if i == len(self.rows) else self.rows[i]:
+                    if not artist.get_visible():
+                        continue  # a kept token's strike and veil
                     if cache is not None and isinstance(artist, Text):
                         cache.draw_artist(artist, renderer)  # the same pixels, without laying the string out again
                     else:
