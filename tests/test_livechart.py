@@ -176,6 +176,21 @@ def test_deepcoder_chart_png_forces_the_still_picture(monkeypatch):
         livechart.live_canvas_available()
 
 
+def _drawn_both_ways(figure, texts, cache, draw_cached):
+    """The pixels with the (animated) ``texts`` drawn by matplotlib on a fresh full draw, then with each drawn by
+    ``draw_cached(text, renderer)`` inside ``cache.on`` on another; and the renderer."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    for text in texts:
+        text.draw(renderer)
+    own = _pixels(figure)
+    figure.canvas.draw()
+    with cache.on(renderer):
+        for text in texts:
+            draw_cached(text, renderer)
+    return own, _pixels(figure), renderer
+
+
 def test_text_from_cached_glyphs_is_matplotlibs_own_text_pixel_for_pixel():
     """``chartpixels.TextCache`` draws the glyphs FreeType rendered once, moved by whole pixels: at any fraction of
     a pixel, in any colour, size or font, the picture is the one matplotlib draws itself, and glyphs are reused."""
@@ -191,16 +206,8 @@ def test_text_from_cached_glyphs_is_matplotlibs_own_text_pixel_for_pixel():
         text.set_animated(True)  # not in the full draw: each is drawn on its own below
     cache = TextCache()
     for _ in range(2):  # the second round draws from glyphs already cached
-        figure.canvas.draw()
-        renderer = figure.canvas.get_renderer()
-        for text in texts:
-            text.draw(renderer)
-        own = _pixels(figure)
-        figure.canvas.draw()
-        with cache.on(renderer):
-            for text in texts:
-                text.draw(renderer)
-        assert np.array_equal(_pixels(figure), own)
+        own, cached, renderer = _drawn_both_ways(figure, texts, cache, lambda text, renderer: text.draw(renderer))
+        assert np.array_equal(cached, own)
         assert "draw_text" not in vars(renderer)  # matplotlib's own method again after the block
     assert cache.hits > cache.misses > 0
 
@@ -234,16 +241,8 @@ def test_text_from_a_kept_layout_is_matplotlibs_own_text_pixel_for_pixel():
         if round_ == 2:
             for text, value in zip(texts[:7], rng.uniform(0, 1, 7)):
                 text.set_text(f"{value:.1%}")
-        figure.canvas.draw()
-        renderer = figure.canvas.get_renderer()
-        for text in texts:
-            text.draw(renderer)
-        own = _pixels(figure)
-        figure.canvas.draw()
-        with cache.on(renderer):
-            for text in texts:
-                cache.draw_artist(text, renderer)
-        differing = int((_pixels(figure) != own).any(-1).sum())
+        own, cached, _ = _drawn_both_ways(figure, texts, cache, cache.draw_artist)
+        differing = int((cached != own).any(-1).sum())
         assert differing == 0, f"round {round_}: {differing} pixels differ from matplotlib's own texts"
     assert len(cache.offsets) == 7 + 7  # the plain one-line strings of two rounds; the others drew themselves
 
