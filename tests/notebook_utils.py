@@ -153,6 +153,20 @@ class NotebookRun:
     def code_cells(self) -> int:
         return sum(c.cell_type == "code" for c in self.nb.cells)
 
+    def slowest_cells(self, count: int = 3) -> str:
+        """The ``count`` slowest code cells, from nbclient's timing of each: "#18 32.5 s (first line), ..."."""
+        from datetime import datetime
+        times = []
+        for index, cell in enumerate(self.nb.cells):
+            timing = cell.get("metadata", {}).get("execution", {}) if cell.cell_type == "code" else {}
+            began, ended = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+            if began and ended:
+                seconds = (datetime.fromisoformat(ended.replace("Z", "+00:00"))
+                           - datetime.fromisoformat(began.replace("Z", "+00:00"))).total_seconds()
+                first = next((line for line in cell.source.splitlines() if line.strip()), "")
+                times.append((seconds, index, first[:60]))
+        return ", ".join(f"#{index} {seconds:.1f} s ({first})" for seconds, index, first in sorted(times)[::-1][:count])
+
 
 def copy_notebooks(dest: Path) -> Path:
     """Copy ``notebooks/`` (minus checkpoints) to ``dest``; return the copy's folder."""
@@ -244,7 +258,7 @@ def execute_notebook(path: Path, *, cell_timeout: int = CELL_TIMEOUT_S, raise_on
     with tempfile.TemporaryDirectory(prefix="deepcoder-nb-") as tmp:
         workdir = copy_notebooks(Path(tmp) / "notebooks")
         client = NotebookClient(nb, kernel_name="python3", timeout=cell_timeout, allow_errors=False,
-                                resources={"metadata": {"path": str(workdir)}})
+                                record_timing=True, resources={"metadata": {"path": str(workdir)}})
         start = time.perf_counter()
         error = None
         try:

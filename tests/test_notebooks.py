@@ -116,7 +116,7 @@ def test_notebook_runs_clean(path: Path, capsys, request):
     run = execute_notebook(path)  # raises CellExecutionError on the first unexpected error
     with capsys.disabled():
         print(f"\n[notebook] {path.name}: {run.seconds:.1f} s ({run.code_cells} code cells, "
-              f"budget {budget_for(path)} s), kernel peak {run.peak_rss_mb:.0f} MiB")
+              f"budget {budget_for(path)} s), kernel peak {run.peak_rss_mb:.0f} MiB; slowest {run.slowest_cells(1)}")
     _record(TIMES_FILE, path.name, run.seconds)
     _record(MEMORY_FILE, path.name, run.peak_rss_mb)
 
@@ -132,7 +132,8 @@ def test_notebook_runs_clean(path: Path, capsys, request):
     for cell_id, pattern, why in OUTPUT_CHECKS.get(notebook_number(path), ()):
         shown = cell_text(run.nb, cell_id)
         assert re.search(pattern, shown), f"{path.name} cell {cell_id}: {why}; it showed:\n{shown[-2000:]}"
-    assert run.seconds <= budget_for(path), f"{path.name} took {run.seconds:.0f} s, budget {budget_for(path)} s"
+    assert run.seconds <= budget_for(path), (f"{path.name} took {run.seconds:.0f} s, budget {budget_for(path)} s; "
+                                             f"slowest cells: {run.slowest_cells()}")
 
 
 @pytest.mark.slow
