@@ -16,11 +16,11 @@ inputs) and checks (argument checks).
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["adapters", "bottleneck", "bpe", "catalog", "checks", "constrained", "constrained_results", "course",
-           "decoding", "doctor", "evaluation", "evaluation_cli", "examples", "exercises", "explorer", "extract", "fim",
-           "fim_tasks", "format_machines", "generation", "humaneval", "inputs", "interface", "judge", "judge_runtime",
-           "livechart", "local", "lora_configs", "loss", "models", "passk", "playground", "plots", "prepare",
-           "progress", "prompts", "public_run", "rerank", "sampling", "sandbox", "sandbox_bwrap", "sandbox_tree",
+__all__ = ["adapters", "bottleneck", "bpe", "catalog", "chartpixels", "checks", "constrained", "constrained_results",
+           "course", "decoding", "doctor", "evaluation", "evaluation_cli", "examples", "exercises", "explorer",
+           "extract", "fim", "fim_tasks", "format_machines", "generation", "humaneval", "inputs", "interface", "judge",
+           "judge_runtime", "launch", "livechart", "local", "logs", "lora_configs", "loss", "models", "passk",
+           "playground", "plots", "prepare", "progress", "prompts", "public_run", "rerank", "sampling", "sandbox",
            "search", "server", "stepper", "tokens", "torchbuild", "twins", "webcheck"]
 
 

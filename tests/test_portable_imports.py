@@ -57,3 +57,12 @@ def test_every_module_imports_without_posix_names():
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240,
                          cwd=folder.parent)
     assert run.stdout.strip() == "ALL IMPORTED", run.stdout + run.stderr[-2000:]
+
+
+def test_the_package_lists_exactly_its_modules_and_each_loads_by_name():
+    """``deepcoder_lib.__all__`` names every module and subpackage, and nothing else (``from deepcoder_lib import *``
+    and ``deepcoder_lib.<name>`` load each on first use)."""
+    found = {info.name for info in pkgutil.iter_modules(deepcoder_lib.__path__) if not info.name.startswith("_")}
+    assert sorted(deepcoder_lib.__all__) == sorted(found)
+    for name in deepcoder_lib.__all__:
+        assert getattr(deepcoder_lib, name).__name__ == f"deepcoder_lib.{name}"
