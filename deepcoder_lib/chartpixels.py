@@ -182,20 +182,21 @@ class FrameEncoder:
         height, width, channels = pixels.shape
         assert channels == 4 and pixels.dtype == np.uint8, "FrameEncoder takes an RGBA uint8 array"
         starts = range(0, height, self.strip)
-        if self._last is None or self._last.shape != pixels.shape:
-            dirty = list(range(len(starts)))
+        every = list(range(len(starts)))
+        fresh = self._last is None or self._last.shape != pixels.shape  # a new size starts afresh
+        if fresh:
+            dirty = every
         else:
             rows = (pixels.view(np.uint32).reshape(height, width)
                     != self._last.view(np.uint32).reshape(height, width)).any(axis=1)
             dirty = np.flatnonzero(np.add.reduceat(rows, list(starts))).tolist()
-        opaque = all((pixels[start:start + self.strip, :, 3] == 255).all() for start in
-                     (starts[i] for i in dirty))
-        color = 2 if opaque and (self._last is None or self._color == 2) else 6  # 2: RGB, 6: RGBA
-        if self._last is None or self._last.shape != pixels.shape or color != self._color:
+        opaque = all((pixels[starts[i]:starts[i] + self.strip, :, 3] == 255).all() for i in dirty)
+        color = 2 if opaque and (fresh or self._color == 2) else 6  # 2: RGB, 6: RGBA (never back to RGB)
+        if fresh or color != self._color:
             self._last, self._color = pixels.copy(), color
             self._rows = np.zeros((height, 1 + (3 if color == 2 else 4) * width), dtype=np.uint8)  # filter 0 first
             self._parts = [None] * len(starts)
-            dirty = list(range(len(starts)))
+            dirty = every
         for i in dirty:
             top = starts[i]
             bottom = min(top + self.strip, height)

@@ -159,9 +159,9 @@ class Explorer:
             self.probs = sampling.sampling_probs(self.logits, **s)
             self.kept = sampling.kept_count(self.probs)
             after = [float(self.probs[i]) if i is not None else 0.0 for i in self.shown_ids]  # None: outside the maths
-        self.chart.update(self.model_probs, after, " · ".join(self._settings_text(s)) + f": {self.kept:,} of "
-                          f"{self.logits.numel():,} tokens left")  # first: the browser paints the chart sooner
-        with _one_thread():  # what only the text above the chart needs, after the chart's frame has left
+            self.chart.update(self.model_probs, after, " · ".join(self._settings_text(s)) + f": {self.kept:,} of "
+                              f"{self.logits.numel():,} tokens left")  # first: the browser paints the chart sooner
+            # what only the text above the chart needs, after the chart's frame has left
             self.drawn_id = int(sampling.draw(self.probs, 1, seed=int(self.seed.value)))
             entropy = max(0.0, sampling.entropy_bits(self.probs))  # a one-hot's -0.0 (or -1e-7) shows as 0.00
         self.header.value = self._header_html(s, entropy, sum(after))

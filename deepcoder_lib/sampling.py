@@ -74,14 +74,14 @@ def apply_temperature(logits, temperature) -> torch.Tensor:
     return _temperature(x, t, temperature)
 
 
-def _temperature(x: torch.Tensor, t: float, given=None) -> torch.Tensor:
+def _temperature(x: torch.Tensor, t: float, given) -> torch.Tensor:
+    """``x / t`` for checked logits and a checked ``t``; ``given`` (the caller's own value) goes in the errors."""
     if t == 0.0:
         top = x.argmax(dim=-1, keepdim=True)  # the first of tied maxima, as greedy generate picks
         return torch.full_like(x, NEG_INF).scatter(-1, top, x.gather(-1, top))
     scaled = x / t
     top = scaled.amax(dim=-1)  # each row's largest: +inf if a logit overflowed, -inf if every one did
     if not bool(torch.isfinite(top).all()):
-        given = t if given is None else given
         if torch.isposinf(top).any():
             raise ValueError(f"`temperature` {given!r} is so small that logits / temperature overflows float32; "
                              "use temperature=0 for greedy")
