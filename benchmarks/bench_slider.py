@@ -96,19 +96,15 @@ def _spaced_moves(explorer, pause_s: float = 0.3, count: int = 30) -> list[tuple
     return times
 
 
-def _pillow_png(pixels) -> bytes:
-    from PIL import Image
-    with io.BytesIO() as out:
-        Image.fromarray(pixels).save(out, format="png", compress_level=1)
-        return out.getvalue()
-
-
 class _PillowFrames:
     """Whole frames written by Pillow (level 1, its five row filters tried on every row), as before
     ``chartpixels.FrameEncoder``: a canvas's ``encoder``."""
 
     def encode(self, pixels) -> bytes:
-        return _pillow_png(pixels)
+        from PIL import Image
+        with io.BytesIO() as out:
+            Image.fromarray(pixels).save(out, format="png", compress_level=1)
+            return out.getvalue()
 
 
 def browser_rows() -> list[dict]:
